@@ -1,0 +1,47 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Each sets itself up.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+OUT     ?= out/demo
+JOBS    ?= 2
+
+.PHONY: demo test lint setup llvm bench clean
+
+$(STAMP): setup.cfg requirements-lock.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-lock.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP) llvm
+
+# Mitsuba's fast llvm_ad_rgb variant needs LLVM >= 16 (Debian 12 ships 15, which crashes it).
+# Best effort: without it the renderer falls back to scalar_rgb (about 2x slower).
+llvm:
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libLLVM.so.19\|libLLVM-19'; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && apt-get install -y -qq libllvm19) >/dev/null 2>&1 \
+	      && echo "installed libllvm19 (fast Mitsuba variant)" \
+	      || echo "libllvm19 not installed: Mitsuba will use scalar_rgb"; \
+	  else echo "libllvm19 missing and not root: Mitsuba will use scalar_rgb"; fi; \
+	fi
+
+demo: setup
+	$(BIN)/s2rhdr-render batch scene_specs/ --out $(OUT) --quality preview --jobs $(JOBS)
+	$(BIN)/s2rhdr-render validate $(OUT)
+	$(BIN)/s2rhdr-render report $(OUT) -o $(OUT)_report
+	@echo "dataset: $(OUT)   report: $(OUT)_report/report.html"
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: setup
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,3 @@
+"""Placeholder command module; its owner replaces COMMANDS with real click commands."""
+
+COMMANDS: list = []

@@ -1,0 +1,24 @@
+"""s2rhdr_loader: PyTorch datasets, readers, metrics and the S2R-Adapter for linear HDR data.
+
+Heavy names (torch) are imported lazily so ``import s2rhdr_loader.exr`` stays cheap for the
+rendering pipeline; ``from s2rhdr_loader import S2RHDRDataset`` works as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "S2RHDRDataset": "s2rhdr_loader.dataset",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 's2rhdr_loader' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

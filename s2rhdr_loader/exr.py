@@ -1,0 +1,215 @@
+"""EXR I/O: the one place that reads and writes OpenEXR files (OpenEXR package only).
+
+Why a module of our own: opencv 5 wheels cannot read EXR, imageio silently returns garbage,
+and a float32 -> float16 cast turns values >= 65520 into inf. Here HALF output is clamped to
+65504 (and the clamp counted), writes are atomic (temporary name, then rename), every error
+names the file, and crops can be decoded from a band of rows instead of the whole frame
+(about 7x cheaper, ``reference/measurements.md`` section 3).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+HALF_MAX = 65504.0
+REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
+LOSSLESS = ("none", "rle", "zips", "zip", "piz", "zstd")
+_LOSSY = ("pxr24", "b44", "b44a", "dwaa", "dwab")
+
+
+class ExrError(ValueError):
+    """An EXR file is missing, truncated, not an EXR, or lacks the requested channels."""
+
+
+@dataclass(frozen=True)
+class ExrHeader:
+    path: str
+    width: int
+    height: int
+    channels: dict[str, str]  # name -> "half" | "float" | "uint"
+    compression: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    path: str
+    clamped: int  # values clamped to +-65504 (HALF only)
+    nonfinite: int  # NaN/inf values found in the input (written as they are)
+
+
+def _oe():
+    import OpenEXR  # imported lazily: cheap, but keeps `import s2rhdr_loader` light
+
+    return OpenEXR
+
+
+def _compression(name: str) -> Any:
+    name = name.lower()
+    if name in _LOSSY:
+        raise ValueError(f"EXR compression {name!r} is lossy; use one of {', '.join(LOSSLESS)}")
+    if name not in LOSSLESS:
+        raise ValueError(f"unknown EXR compression {name!r}; use one of {', '.join(LOSSLESS)}")
+    return getattr(_oe(), f"{name.upper()}_COMPRESSION")
+
+
+def default_channels(n: int) -> tuple[str, ...]:
+    return {1: ("Y",), 2: ("U", "V"), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}[n]
+
+
+def write_exr(path: str | os.PathLike, image: np.ndarray, *, channels: Sequence[str] | None = None,
+              pixel_type: str = "half", compression: str = "zip",
+              attributes: Mapping[str, Any] | None = None) -> WriteReport:
+    """Write ``image`` (H, W) or (H, W, C) atomically; HALF values are clamped to +-65504.
+
+    ``channels`` names the C planes (default R,G,B / U,V / Y). The Rec.709 ``chromaticities``
+    attribute is always written so readers know the data is linear Rec.709.
+    """
+    path = Path(path)
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{path}: image must be (H, W) or (H, W, C), got shape {arr.shape}")
+    names = tuple(channels) if channels is not None else default_channels(arr.shape[2])
+    if len(names) != arr.shape[2]:
+        raise ValueError(f"{path}: {arr.shape[2]} planes but {len(names)} channel names")
+    pixel_type = pixel_type.lower()
+    if pixel_type not in ("half", "float"):
+        raise ValueError(f"{path}: pixel_type must be 'half' or 'float', got {pixel_type!r}")
+    arr = arr.astype(np.float32, copy=False)
+    finite = np.isfinite(arr)
+    nonfinite = int(arr.size - np.count_nonzero(finite))
+    clamped = 0
+    if pixel_type == "half":
+        over = np.abs(arr) > HALF_MAX
+        clamped = int(np.count_nonzero(over & finite))
+        if clamped:
+            arr = np.where(over & finite, np.sign(arr) * HALF_MAX, arr)
+        arr = arr.astype(np.float16)
+    header: dict[str, Any] = {
+        "compression": _compression(compression),
+        "type": _oe().scanlineimage,
+        "chromaticities": REC709_CHROMATICITIES,
+    }
+    for key, value in (attributes or {}).items():
+        header[str(key)] = value
+    planes = {n: np.ascontiguousarray(arr[:, :, i]) for i, n in enumerate(names)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.exr", dir=path.parent)
+    os.close(fd)
+    try:
+        _oe().File(header, planes).write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return WriteReport(str(path), clamped, nonfinite)
+
+
+def _open(path: Path, header_only: bool = False):
+    if not path.is_file():
+        raise ExrError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise ExrError(f"{path}: empty file (0 bytes), not an EXR")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"\x76\x2f\x31\x01":
+            raise ExrError(f"{path}: not an OpenEXR file (bad magic number)")
+    try:
+        return _oe().File(str(path), header_only=header_only)
+    except Exception as exc:  # OpenEXR raises plain RuntimeError / Exception on corrupt data
+        raise ExrError(f"{path}: cannot read EXR ({' '.join(str(exc).split())})") from None
+
+
+def read_header(path: str | os.PathLike) -> ExrHeader:
+    """Header only (no pixel decode): size, channel types, compression, attributes."""
+    path = Path(path)
+    _open(path, header_only=True)  # validates magic number and header
+    try:
+        h = _oe().InputFile(str(path)).header()
+    except Exception as exc:
+        raise ExrError(f"{path}: cannot read EXR header ({' '.join(str(exc).split())})") from None
+    box = h["dataWindow"]
+    width, height = box.max.x - box.min.x + 1, box.max.y - box.min.y + 1
+    chans = {}
+    for name, ch in h["channels"].items():
+        t = str(ch)
+        chans[name] = "half" if "HALF" in t else "float" if "FLOAT" in t else "uint"
+    comp = str(h.get("compression", "")).split(".")[-1].replace("_COMPRESSION", "").lower()
+    skip = {"channels", "dataWindow", "compression"}
+    attrs = {k: v for k, v in h.items() if k not in skip}
+    return ExrHeader(str(path), int(width), int(height), chans, comp, attrs)
+
+
+def _split_planes(f: Any, path: Path) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for name, ch in f.channels().items():
+        px = ch.pixels
+        if px is None:
+            raise ExrError(f"{path}: channel {name!r} has no pixel data (truncated file?)")
+        if px.ndim == 3:  # grouped RGB / RGBA
+            suffix = "RGBA"[: px.shape[2]]
+            prefix = name[: -len(suffix)] if name.endswith(suffix) else ""
+            for i, s in enumerate(suffix):
+                out[prefix + s] = px[:, :, i]
+        else:
+            out[name] = px
+    return out
+
+
+def read_exr(path: str | os.PathLike, channels: Sequence[str] | None = None,
+             dtype: Any = np.float32) -> np.ndarray:
+    """Read a whole EXR as (H, W, C) ``dtype``; ``channels`` selects and orders the planes.
+
+    Default channel order: R,G,B(,A) when present, else the file's channels sorted by name.
+    """
+    path = Path(path)
+    f = _open(path)
+    try:
+        planes = _split_planes(f, path)
+    except ExrError:
+        raise
+    except Exception as exc:
+        raise ExrError(f"{path}: cannot decode EXR ({' '.join(str(exc).split())})") from None
+    names = _order(list(planes), channels, path)
+    return np.stack([planes[n] for n in names], axis=-1).astype(dtype, copy=False)
+
+
+def _order(available: list[str], channels: Sequence[str] | None, path: Path) -> list[str]:
+    if channels is None:
+        rgb = [c for c in ("R", "G", "B", "A") if c in available]
+        return rgb if len(rgb) >= 3 else sorted(available)
+    missing = [c for c in channels if c not in available]
+    if missing:
+        raise ExrError(f"{path}: missing channel(s) {missing}; file has {sorted(available)}")
+    return list(channels)
+
+
+def read_exr_rows(path: str | os.PathLike, y0: int, y1: int,
+                  channels: Sequence[str] | None = None, dtype: Any = np.float32) -> np.ndarray:
+    """Decode only rows ``[y0, y1)`` (a band read, far cheaper than a whole-frame read)."""
+    import Imath
+
+    path = Path(path)
+    head = read_header(path)
+    if not (0 <= y0 < y1 <= head.height):
+        raise ValueError(f"{path}: row band [{y0}, {y1}) outside image height {head.height}")
+    names = _order(list(head.channels), channels, path)
+    types = {head.channels[n] for n in names}
+    as_half = types == {"half"}
+    pt = Imath.PixelType(Imath.PixelType.HALF if as_half else Imath.PixelType.FLOAT)
+    try:
+        fh = _oe().InputFile(str(path))
+        buffers = fh.channels(names, pt, y0, y1 - 1)
+    except Exception as exc:
+        raise ExrError(f"{path}: cannot decode rows {y0}-{y1} ({' '.join(str(exc).split())})") \
+            from None
+    np_t = np.float16 if as_half else np.float32
+    planes = [np.frombuffer(b, dtype=np_t).reshape(y1 - y0, head.width) for b in buffers]
+    return np.stack(planes, axis=-1).astype(dtype, copy=False)
