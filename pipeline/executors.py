@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from pipeline.errors import S2RError
 

@@ -15,7 +15,7 @@ Conventions (DESIGN.md section 2):
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 Vec3 = tuple[float, float, float]
 Mat3 = tuple[Vec3, Vec3, Vec3]
@@ -36,7 +36,7 @@ def rotator_axes(rotation: Sequence[float]) -> Mat3:
 
 def look_at_rotator(location: Sequence[float], target: Sequence[float], roll: float = 0.0) -> Vec3:
     """Rotator whose forward axis points from ``location`` to ``target``."""
-    dx, dy, dz = (float(t) - float(l) for t, l in zip(target, location))
+    dx, dy, dz = (float(t) - float(s) for t, s in zip(target, location))
     horiz = math.hypot(dx, dy)
     if horiz == 0.0 and dz == 0.0:
         raise ValueError("look_at target coincides with the camera location")

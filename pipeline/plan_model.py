@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pipeline import __version__
 from pipeline.errors import S2RError
@@ -197,7 +198,7 @@ class ShotPlan:
         return json.dumps(self.to_dict(), sort_keys=True, indent=1, allow_nan=False) + "\n"
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ShotPlan":
+    def from_dict(cls, data: Mapping[str, Any]) -> ShotPlan:
         if data.get("format") != PLAN_FORMAT:
             raise S2RError(f"not an s2rhdr plan (format={data.get('format')!r})")
         if int(data.get("version", -1)) != PLAN_VERSION:
@@ -212,8 +213,7 @@ class ShotPlan:
 def _build(cls: type, data: Mapping[str, Any]) -> Any:
     """Rebuild nested frozen dataclasses from their ``asdict`` form."""
     kwargs = {}
-    hints = {f.name: f for f in fields(cls)}
-    for name, f in hints.items():
+    for name in (f.name for f in fields(cls)):
         if name not in data:
             continue
         value = data[name]

@@ -20,10 +20,11 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "s2rhdr.dataset"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import IO, TypeVar
 
 T = TypeVar("T")
 
@@ -37,7 +38,7 @@ class Progress:
         self.start = time.monotonic()
         self._last = 0.0
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         self._draw(force=True)
         return self
 
