@@ -1,0 +1,41 @@
+"""One registry for the reference fusion nets (the official code had two spellings of one
+key, defect #13). ``build_model(name, **kwargs)`` is what checkpoints record and rebuild."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from s2rhdr_loader.models.ahdr import AHDRNet
+from s2rhdr_loader.models.transformer import HDRTransformer
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "ahdr": AHDRNet,
+    "transformer": HDRTransformer,
+}
+
+# Tiny configurations for tests, CI smoke runs and the CPU adapter study.
+TINY: dict[str, dict[str, Any]] = {
+    "ahdr": {"feat": 16, "growth": 8, "blocks": 2, "layers": 3},
+    "transformer": {"dim": 16, "depths": (1, 1), "heads": 2, "window": 4},
+}
+
+
+def build_model(name: str, **kwargs: Any) -> nn.Module:
+    """Instantiate a registered model; unknown names/kwargs raise a one-line ValueError."""
+    try:
+        factory = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+    if "depths" in kwargs:                       # JSON round trip turns tuples into lists
+        kwargs["depths"] = tuple(kwargs["depths"])
+    try:
+        return factory(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"model {name!r}: bad arguments {kwargs} ({exc})") from None
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
