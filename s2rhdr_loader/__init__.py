@@ -12,6 +12,13 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "S2RHDRDataset": "s2rhdr_loader.dataset",
+    "RealHDRDataset": "s2rhdr_loader.real",
+    "SensorModel": "s2rhdr_loader.recipes",
+    "build_cache": "s2rhdr_loader.cache",
+    "psnr_l": "s2rhdr_loader.metrics",
+    "psnr_mu": "s2rhdr_loader.metrics",
+    "ssim_l": "s2rhdr_loader.metrics",
+    "ssim_mu": "s2rhdr_loader.metrics",
 }
 
 

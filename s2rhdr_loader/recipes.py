@@ -1,0 +1,192 @@
+"""LDR synthesis: turn three linear HDR crops into the network's inputs and label.
+
+Two recipes share one output convention (inputs ``[LDR**2.2 / t, LDR]``, exposures ``t`` with
+the shortest at 1, label in the short exposure's radiance scale):
+
+* ``official`` reproduces ``dataset/dataset_render.py::RenderFlowDataset`` of the S2R-HDR
+  release (reference/s2rhdr-format.md section 4), distribution for distribution::
+
+      LDR_i = Q16(clip((clip(H_i + n_i, 0, 1) * t_i) ** (1/2.2), 0, 1))
+
+  exposure sets (1,4,16) p=2/3 and (1,8,64) p=1/3; training re-exposure
+  ``H <- clip(U(0.25,4) * H, 0, 1)`` applied to every frame *and the label*; additive noise
+  whose sigma is drawn per pixel and channel from [1e-4,1e-3] (short), [1e-5,1e-4] (medium),
+  none (long); ``Q16(x) = floor(x * 65535) / 65535``; label = noise-free HDR of list position 1.
+* ``sensor`` is ours: Poisson photon noise + Gaussian read noise from a sensor with a full-well
+  capacity and analog gain, one of several camera response curves, no clipping of the label
+  (highlights above 1 stay in the ground truth, defect #2 of the release).
+
+All functions are pure: randomness comes from the ``numpy.random.Generator`` passed in.
+Arrays are (..., H, W, 3) float32, channels last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+GAMMA = 2.2
+EXPOSURE_SETS = ((1.0, 4.0, 16.0), (1.0, 4.0, 16.0), (1.0, 8.0, 64.0))  # drawn uniformly
+OFFICIAL_SIGMA = ((1e-4, 1e-3), (1e-5, 1e-4), None)  # per list position; long frame: none
+REEXPOSURE_RANGE = (0.25, 4.0)
+Q16_LEVELS = 65535
+
+
+def choose_exposures(rng: np.random.Generator) -> np.ndarray:
+    """One of the official exposure sets: (1,4,16) with p=2/3, (1,8,64) with p=1/3."""
+    return np.asarray(EXPOSURE_SETS[int(rng.integers(len(EXPOSURE_SETS)))], np.float32)
+
+
+def q16(x: np.ndarray) -> np.ndarray:
+    """Official 16-bit quantisation ``floor(x * 65535) / 65535`` (real data uses /65536)."""
+    return (np.floor(x * np.float32(Q16_LEVELS)) / np.float32(Q16_LEVELS)).astype(np.float32)
+
+
+def official_noise(h: np.ndarray, position: int, rng: np.random.Generator) -> np.ndarray:
+    """``clip(H + N(0, sigma), 0, 1)`` with sigma ~ U[range of ``position``] per value."""
+    rng_sigma = OFFICIAL_SIGMA[position] if position < len(OFFICIAL_SIGMA) else None
+    if rng_sigma is None:
+        return np.clip(h, 0.0, 1.0).astype(np.float32)
+    sigma = rng.uniform(rng_sigma[0], rng_sigma[1], size=h.shape).astype(np.float32)
+    noise = rng.standard_normal(size=h.shape, dtype=np.float32) * sigma
+    return np.clip(h + noise, 0.0, 1.0).astype(np.float32)
+
+
+def to_inputs(ldr: np.ndarray, t: float, gamma: float = GAMMA) -> np.ndarray:
+    """Network input for one exposure: ``[LDR**gamma / (t + 1e-8), LDR]`` -> (..., 6)."""
+    lin = np.power(ldr, np.float32(gamma)) / np.float32(t + 1e-8)
+    return np.concatenate([lin.astype(np.float32), ldr.astype(np.float32)], axis=-1)
+
+
+@dataclass
+class Synthesis:
+    """What a recipe produces for one sample (channels last)."""
+
+    inputs: np.ndarray  # (3, H, W, 6)
+    label: np.ndarray  # (H, W, 3)
+    exposures: np.ndarray  # (3,)
+    ldr: np.ndarray  # (3, H, W, 3) the LDR images themselves (for inspection and tests)
+
+
+def official(hdr: np.ndarray, rng: np.random.Generator, *, train: bool) -> Synthesis:
+    """The release recipe on three normalised HDR crops (3, H, W, 3), list order = exposure order.
+
+    Order of random draws follows the release: exposure set, re-exposure factor (training only),
+    then per-position noise. The label is position 1 (the medium/reference exposure).
+    """
+    exps = choose_exposures(rng)
+    h = hdr.astype(np.float32, copy=False)
+    if train:
+        factor = np.float32(rng.uniform(*REEXPOSURE_RANGE))
+        h = np.clip(h * factor, 0.0, 1.0)
+    label = h[1].copy()
+    ldrs = []
+    for i in range(3):
+        noisy = official_noise(h[i], i, rng)
+        ldrs.append(q16(np.clip(np.power(noisy * exps[i], np.float32(1 / GAMMA)), 0.0, 1.0)))
+    ldr = np.stack(ldrs)
+    inputs = np.stack([to_inputs(ldr[i], float(exps[i])) for i in range(3)])
+    return Synthesis(inputs, label.astype(np.float32), exps, ldr)
+
+
+# ---- the sensor recipe -----------------------------------------------------------------------
+
+def _filmic(x: np.ndarray) -> np.ndarray:
+    # Narkowicz's ACES fit of a filmic tone curve, rescaled so 1 -> 1, then display gamma.
+    def f(v: np.ndarray) -> np.ndarray:
+        return (v * (2.51 * v + 0.03)) / (v * (2.43 * v + 0.59) + 0.14)
+
+    k = 4.0
+    return np.power(np.clip(f(x * k) / f(np.asarray(k)), 0.0, 1.0), 1 / GAMMA)
+
+
+def _srgb(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+CRFS = {
+    "gamma2.2": lambda x: np.power(x, 1 / GAMMA),
+    "srgb": _srgb,
+    "filmic": _filmic,
+}
+
+
+def apply_crf(name: str, x: np.ndarray) -> np.ndarray:
+    """Camera response: linear [0, 1] -> encoded [0, 1], monotone, 0 -> 0 and 1 -> 1."""
+    if name not in CRFS:
+        raise ValueError(f"unknown camera response {name!r}; choose one of {sorted(CRFS)}")
+    return CRFS[name](np.clip(x, 0.0, 1.0)).astype(np.float32)
+
+
+def invert_crf(name: str, y: np.ndarray, lut_size: int = 4096) -> np.ndarray:
+    """Numerical inverse of :func:`apply_crf` through a dense lookup table."""
+    xs = np.linspace(0.0, 1.0, lut_size, dtype=np.float64) ** 3  # dense near black
+    ys = apply_crf(name, xs).astype(np.float64)
+    return np.interp(y, ys, xs).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SensorModel:
+    """A photon-counting sensor, drawn per sample.
+
+    Linear scene value ``H * t = 1`` fills the well. With analog ``gain`` g the saturation
+    charge is ``full_well / g`` electrons, so higher gain means fewer electrons per level and
+    more visible shot noise. Observed value = (Poisson(electrons) + N(0, read_noise)) / charge,
+    clipped to [0, 1], passed through the camera response and quantised to ``bits``.
+    Ranges are (low, high): ``full_well`` and ``gain`` log-uniform, ``read_noise`` uniform.
+    """
+
+    full_well: tuple[float, float] = (6000.0, 40000.0)  # electrons
+    read_noise: tuple[float, float] = (1.5, 8.0)  # electrons rms
+    gain: tuple[float, float] = (1.0, 8.0)
+    crfs: tuple[str, ...] = ("gamma2.2", "srgb", "filmic")
+    bits: int = 16
+    reexposure: tuple[float, float] = REEXPOSURE_RANGE
+    linearize: str = "gamma"  # network input: "gamma" (LDR**2.2, as real data) or "crf" (inverse)
+    exposure_sets: tuple[tuple[float, float, float], ...] = field(default=EXPOSURE_SETS)
+
+    def __post_init__(self) -> None:
+        for name in self.crfs:
+            if name not in CRFS:
+                raise ValueError(f"unknown camera response {name!r}; choose from {sorted(CRFS)}")
+        if self.linearize not in ("gamma", "crf"):
+            raise ValueError(f"linearize must be 'gamma' or 'crf', got {self.linearize!r}")
+        if not 8 <= self.bits <= 16:
+            raise ValueError(f"bits must be in [8, 16], got {self.bits}")
+
+
+def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def sensor(hdr: np.ndarray, rng: np.random.Generator, *, train: bool,
+           model: SensorModel | None = None) -> Synthesis:
+    """Our recipe: Poisson-Gaussian noise, a random camera response, unclipped label."""
+    m = model or SensorModel()
+    exps = np.asarray(m.exposure_sets[int(rng.integers(len(m.exposure_sets)))], np.float32)
+    h = np.maximum(hdr.astype(np.float32, copy=False), 0.0)
+    if train:
+        h = h * np.float32(rng.uniform(*m.reexposure))
+    label = h[1].copy()  # noise-free, highlights above 1 kept
+    charge = _loguniform(rng, *m.full_well) / _loguniform(rng, *m.gain)
+    read = float(rng.uniform(*m.read_noise))
+    crf = m.crfs[int(rng.integers(len(m.crfs)))]
+    levels = np.float32(2 ** m.bits - 1)
+    ldrs = []
+    for i in range(3):
+        electrons = np.minimum(h[i] * exps[i], 2.0) * charge  # beyond 2x full well: saturated
+        counts = rng.poisson(electrons).astype(np.float32)
+        counts += rng.standard_normal(size=h[i].shape, dtype=np.float32) * np.float32(read)
+        signal = np.clip(counts / np.float32(charge), 0.0, 1.0)
+        ldrs.append(np.floor(apply_crf(crf, signal) * levels) / levels)
+    ldr = np.stack(ldrs).astype(np.float32)
+    if m.linearize == "crf":
+        lin = [invert_crf(crf, ldr[i]) / np.float32(exps[i] + 1e-8) for i in range(3)]
+        inputs = np.stack([np.concatenate([lin[i], ldr[i]], axis=-1) for i in range(3)])
+    else:
+        inputs = np.stack([to_inputs(ldr[i], float(exps[i])) for i in range(3)])
+    return Synthesis(inputs.astype(np.float32), label.astype(np.float32), exps, ldr)
+
+
+RECIPES = ("official", "sensor")
