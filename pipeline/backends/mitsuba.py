@@ -1,0 +1,260 @@
+"""The embedded Mitsuba 3 backend: ShotPlan -> one sequence folder in the dataset layout.
+
+The scene is built once per shot (``mitsuba_scene.build_scene``) and posed per frame in place
+(``mi.traverse`` + ``params.update()``), never rebuilt. Two renders per frame:
+
+1. the image: ``aov`` integrator wrapping ``path`` (img RGB + albedo + shading normal),
+   Gaussian pixel filter, the profile's spp;
+2. the geometry: 1 spp, box filter, world position + shape id, so ids and positions are
+   never averaged across edges. ``pipeline.flow`` turns them into exact depth, mask and flow.
+
+Pixel values are luminance x ``plan.exposure.scale``: the emitters are scaled, the image is
+written as rendered (no tone curve, no clamp except HALF's 65504, counted in meta.json).
+Warm-up frames are skipped (Mitsuba has no temporal state); output numbering is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import __version__
+from pipeline.backends import QUALITIES
+from pipeline.backends import mitsuba_scene as ms
+from pipeline.backends.mitsuba_variant import activate
+from pipeline.errors import RenderError
+from pipeline.flow import FLIP_Y, actor_mask, camera_depth, forward_flow
+from pipeline.plan_model import ActorPose, FramePlan, ShotPlan
+from s2rhdr_loader import exr, layout
+
+# quality -> (resolution scale, spp cap or None for the spec's spp)
+PROFILES: dict[str, tuple[float, int | None]] = {
+    "preview": (0.25, 4),
+    "default": (1.0, 16),
+    "final": (1.0, None),
+}
+DEFAULT_SPP = 64
+_FLOAT_PASSES = ("depth", "flow", "mask")  # geometry stays FLOAT: metres, sub-pixel flow
+
+
+def profile(plan: ShotPlan, quality: str) -> tuple[ShotPlan, int, int]:
+    """The plan as actually rendered at ``quality`` (resolution and K scaled), spp, max depth.
+
+    K is rebuilt from the plan's horizontal FOV for the new resolution, so
+    ``camera_params/NNNN.json`` always describes the pixels on disk.
+    """
+    if quality not in PROFILES:
+        raise RenderError(f"unknown quality {quality!r}", hint=f"use one of {', '.join(QUALITIES)}")
+    q = dict(plan.render.quality.get("mitsuba", {}) or {})
+    spec_spp = int(q.get("spp", DEFAULT_SPP))
+    max_depth = int(q.get("max_depth", 6))
+    s, cap = PROFILES[quality]
+    spp = max(1, spec_spp if cap is None else min(cap, spec_spp))
+    w0, h0 = plan.render.resolution
+    if s == 1.0:
+        w, h = int(w0), int(h0)
+    else:
+        w, h = max(16, round(w0 * s)), max(8, round(h0 * s))
+    fx = float(plan.camera.K[0][0]) * w / float(w0)
+    k = ((fx, 0.0, w / 2.0), (0.0, fx, h / 2.0), (0.0, 0.0, 1.0))
+    render = dataclasses.replace(plan.render, resolution=(w, h))
+    camera = dataclasses.replace(plan.camera, K=k)
+    return dataclasses.replace(plan, render=render, camera=camera), spp, max_depth
+
+
+def _tick(progress: Any, note: str) -> None:
+    if progress is None:
+        return
+    if hasattr(progress, "update"):
+        progress.update(1, note=note)
+    else:
+        progress(1)
+
+
+def _shape_ids(mi: Any, scene: Any) -> dict[str, int]:
+    """Shape key -> the value the ``shape_index`` AOV reports for it.
+
+    LLVM/CUDA variants report the shape's JIT registry id (creation order, which is *not*
+    ``scene.shapes()`` order); scalar variants report the index in ``scene.shapes()`` + 1.
+    """
+    import drjit as dr
+
+    out = {}
+    for i, shape in enumerate(scene.shapes()):
+        if dr.is_jit_v(mi.Float):
+            out[shape.id()] = int(dr.reinterpret_array(mi.UInt32, mi.ShapePtr(shape))[0])
+        else:
+            out[shape.id()] = i + 1
+    return out
+
+
+class _Poser:
+    """Applies a frame's camera and actor poses to the loaded scene in place."""
+
+    def __init__(self, mi: Any, scene: Any, build: ms.SceneBuild):
+        self.mi, self.params, self.build = mi, mi.traverse(scene), build
+        self.moving = [p for p in build.parts if p.actor >= 0]
+        self.rest_vertices = {}
+        for p in self.moving:
+            if p.mesh:
+                v = np.array(self.params[f"{p.key}.vertex_positions"], dtype=np.float64)
+                self.rest_vertices[p.key] = v.reshape(-1, 3)
+
+    def pose(self, frame: FramePlan, poses: dict[int, ActorPose]) -> None:
+        mi, params = self.mi, self.params
+        cam = ms.sensor_to_world(frame.camera.location, frame.camera.rotation)
+        for key in ("cam.to_world", "cam_ids.to_world"):
+            params[key] = mi.Transform4f(cam.tolist())
+        for part in self.moving:
+            pose = poses.get(part.actor)
+            m = ms.part_transform(part, pose)
+            if pose is None or not pose.visible:
+                m = ms.HIDDEN @ m
+            if part.mesh:
+                v = self.rest_vertices[part.key] @ m[:3, :3].T + m[:3, 3]
+                params[f"{part.key}.vertex_positions"] = mi.Float(
+                    v.astype(np.float32).ravel())
+            else:
+                params[f"{part.key}.to_world"] = mi.Transform4f((m @ part.rest).tolist())
+        params.update()
+
+
+def _poses(frame: FramePlan, plan: ShotPlan) -> dict[int, ActorPose]:
+    index = {a.id: k for k, a in enumerate(plan.actors)}
+    return {index[p.id]: p for p in frame.actors if p.id in index}
+
+
+def _motions(build: ms.SceneBuild, ids: dict[str, int], now: dict[int, ActorPose],
+             nxt: dict[int, ActorPose]) -> dict[int, np.ndarray]:
+    """shape id -> world motion t -> t+1 in plan (Unreal) axes, for every moving part."""
+    out = {}
+    for part in build.parts:
+        if part.actor < 0 or part.key not in ids:
+            continue
+        a0 = ms.part_transform(part, now.get(part.actor))
+        a1 = ms.part_transform(part, nxt.get(part.actor))
+        out[ids[part.key]] = ms.F @ (a1 @ np.linalg.inv(a0)) @ ms.F
+    return out
+
+
+def _split(arr: np.ndarray, n_expected: int, what: str) -> np.ndarray:
+    if arr.ndim != 3 or arr.shape[2] != n_expected:
+        raise RenderError(f"mitsuba returned {arr.shape} for the {what} pass, "
+                          f"expected {n_expected} channels")
+    return arr
+
+
+def render(plan: ShotPlan, out_dir: Path, *, quality: str = "default", progress: Any = None,
+           verbose: bool = True) -> list[Path]:
+    """Render every output frame of ``plan`` into ``out_dir`` (a sequence folder)."""
+    t_start = time.perf_counter()
+    variant = activate(verbose)
+    import drjit as dr
+    import mitsuba as mi
+
+    plan_r, spp, max_depth = profile(plan, quality)
+    w, h = plan_r.render.resolution
+    k = np.array(plan_r.camera.K, dtype=np.float64)
+    fov = math.degrees(2 * math.atan(w / (2 * k[0, 0])))
+    build = ms.build_scene(plan_r, w, h, fov, spp, max_depth)
+    try:
+        scene = mi.load_dict(build.scene_dict, parallel=False, optimize=False)
+    except Exception as exc:  # Mitsuba raises RuntimeError with a long multi-line text
+        raise RenderError(f"{plan.name}: mitsuba could not build the scene "
+                          f"({' '.join(str(exc).split())[:300]})") from None
+    ids = _shape_ids(mi, scene)
+    id_to_actor = {ids[p.key]: p.actor for p in build.parts if p.actor >= 0 and p.key in ids}
+    poser = _Poser(mi, scene, build)
+    geo_integrator = mi.load_dict({"type": "aov", "aovs": "pp:position,si:shape_index"})
+    passes = set(plan_r.render.passes) | {"img"}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    frames = plan_r.output_frames()
+    by_index = {f.index: f for f in plan_r.timeline}
+    clamped: dict[str, int] = {}
+    per_frame: list[float] = []
+    t_mitsuba = 0.0
+    for frame in frames:
+        t_frame = time.perf_counter()
+        now = _poses(frame, plan_r)
+        poser.pose(frame, now)
+        seed = (int(plan_r.seed) * 1_000_003 + frame.index) & 0x7FFFFFFF
+        t0 = time.perf_counter()
+        main = np.array(mi.render(scene, sensor=0, spp=spp, seed=seed), dtype=np.float32)
+        geo = np.array(mi.render(scene, sensor=1, integrator=geo_integrator, spp=1, seed=seed),
+                       dtype=np.float32)
+        dr.sync_thread()
+        t_mitsuba += time.perf_counter() - t0
+        main = _split(main, 9, "image")
+        geo = _split(geo, 4, "geometry")
+        img, albedo, normal = main[..., 0:3], main[..., 3:6], main[..., 6:9]
+        pos = geo[..., 0:3].astype(np.float64) * FLIP_Y
+        sid = np.rint(geo[..., 3]).astype(np.int64)
+        if not np.isfinite(img).all():
+            raise RenderError(f"{plan.name}: frame {frame.index} has non-finite pixels")
+        i = frame.index
+        w2c = np.array(frame.camera.world_to_camera, dtype=np.float64)
+        attrs = {"s2rhdrFrame": str(i), "s2rhdrBackend": "mitsuba"}
+        rep = exr.write_exr(layout.frame_path(out_dir, "img", i), img,
+                            pixel_type=plan_r.render.exr_pixel_type,
+                            compression=plan_r.render.exr_compression, attributes=attrs)
+        written.append(Path(rep.path))
+        if rep.clamped:
+            clamped[f"{i:04d}"] = rep.clamped
+        half = {"compression": plan_r.render.exr_compression, "pixel_type": "half"}
+        flt = {"compression": plan_r.render.exr_compression, "pixel_type": "float"}
+        if "diffuse" in passes:
+            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "diffuse", i),
+                                              albedo, **half).path))
+        if "normal" in passes:
+            n = normal * FLIP_Y
+            norm = np.linalg.norm(n, axis=-1, keepdims=True)
+            n = np.where(norm > 1e-6, n / np.maximum(norm, 1e-6), 0.0)
+            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "normal", i), n,
+                                              channels=("X", "Y", "Z"), **half).path))
+        if "depth" in passes:
+            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "depth", i),
+                                              camera_depth(pos, sid, w2c),
+                                              channels=("Z",), **flt).path))
+        if "mask" in passes:
+            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "mask", i),
+                                              actor_mask(sid, id_to_actor),
+                                              channels=("Y",), **flt).path))
+        if "flow" in passes:
+            nxt = by_index.get(i + 1)
+            if nxt is None:  # the last frame has no successor: zero flow, noted in meta.json
+                flow = np.zeros((h, w, 2), np.float32)
+            else:
+                motions = _motions(build, ids, now, _poses(nxt, plan_r))
+                flow = forward_flow(pos, sid, motions, k, w2c, k,
+                                    np.array(nxt.camera.world_to_camera, dtype=np.float64))
+            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "flow", i), flow,
+                                              channels=("U", "V"), **flt).path))
+        written.append(layout.write_camera_params(out_dir, i, plan_r.camera_params(i)))
+        per_frame.append(time.perf_counter() - t_frame)
+        _tick(progress, f"{plan.name} {i:04d}")
+    written.append(layout.atomic_write_text(out_dir / layout.PLAN_FILE, plan_r.to_json()))
+    total = time.perf_counter() - t_start
+    meta = {
+        "backend": "mitsuba", "variant": variant, "quality": quality, "spp": spp,
+        "max_depth": max_depth, "resolution": [w, h],
+        "versions": {"mitsuba": mi.__version__, "drjit": dr.__version__, "s2rhdr": __version__},
+        "seed": plan.seed, "spec_hash": plan.spec_hash, "name": plan.name,
+        "frames": len(frames), "warmup_frames_skipped": plan.warmup_frames,
+        "timings": {"total_s": round(total, 4), "mitsuba_render_s": round(t_mitsuba, 4),
+                    "per_frame_s": [round(t, 4) for t in per_frame]},
+        "clamped_pixels": {"total": int(sum(clamped.values())), "per_frame": clamped},
+        "pixel_units": "luminance (cd/m^2) x exposure.scale; emitters scaled, image as rendered",
+        "flow_last_frame": "zero (no successor frame in the plan)",
+        "lighting": build.notes,
+        "preset": str(dict(plan.environment.backends.get("mitsuba", {}) or {})
+                      .get("preset", "street")),
+    }
+    written.append(layout.atomic_write_json(out_dir / layout.META_FILE, meta))
+    return written

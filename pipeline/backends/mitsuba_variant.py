@@ -1,0 +1,110 @@
+"""Pick the Mitsuba variant: fast ``llvm_ad_rgb`` when it really works, else ``scalar_rgb``.
+
+Why a subprocess probe: drjit loads whatever libLLVM it finds, and with LLVM 15 (Debian 12's
+default) the first Mitsuba render *aborts the whole process* (``LLVM ERROR: Cannot select
+fminimum``), so no try/except can catch it. We render a tiny scene in a child process, cache
+the verdict per (mitsuba version, python) in ``~/.cache/s2rhdr/`` and fall back to
+``scalar_rgb``. ``S2RHDR_MITSUBA_VARIANT`` overrides everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.errors import RenderError
+
+ENV_VAR = "S2RHDR_MITSUBA_VARIANT"
+FAST, SAFE = "llvm_ad_rgb", "scalar_rgb"
+SUPPORTED = (FAST, SAFE, "cuda_ad_rgb")
+
+_PROBE = r"""
+import mitsuba as mi
+mi.set_variant("llvm_ad_rgb")
+scene = mi.load_dict({"type": "scene", "s": {"type": "sphere"},
+    "e": {"type": "constant"}, "integrator": {"type": "path"},
+    "sensor": {"type": "perspective", "film": {"type": "hdrfilm", "width": 8, "height": 8},
+               "to_world": mi.ScalarTransform4f().look_at([0, 0, 4], [0, 0, 0], [0, 1, 0])}})
+img = mi.render(scene, spp=2)
+import numpy as np
+assert np.isfinite(np.asarray(img)).all()
+print("OK")
+"""
+
+_chosen: str | None = None
+
+
+def _cache_file() -> Path:
+    import mitsuba
+
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "s2rhdr"
+    tag = f"mitsuba-{mitsuba.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
+    return base / f"variant-probe-{tag}.json"
+
+
+def probe_llvm(timeout: float = 120.0) -> tuple[bool, str]:
+    """Render 8x8 pixels with ``llvm_ad_rgb`` in a child process; (works, reason)."""
+    try:
+        res = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                             timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"probe failed to run ({exc})"
+    if res.returncode == 0 and "OK" in res.stdout:
+        return True, "llvm probe render succeeded"
+    tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
+    return False, f"llvm probe exited {res.returncode}: {tail[0][:160]}"
+
+
+def cached_probe() -> tuple[bool, str]:
+    """The probe verdict, computed once per machine and Mitsuba version."""
+    path = _cache_file()
+    try:
+        data = json.loads(path.read_text())
+        return bool(data["ok"]), str(data["reason"]) + " (cached)"
+    except (OSError, ValueError, KeyError):
+        pass
+    ok, reason = probe_llvm()
+    try:
+        from s2rhdr_loader.layout import atomic_write_json
+
+        atomic_write_json(path, {"ok": ok, "reason": reason})
+    except OSError:
+        pass  # an unwritable cache only costs a re-probe
+    return ok, reason
+
+
+def choose_variant(verbose: bool = True) -> str:
+    """Variant name to use (env override, else probed LLVM, else scalar); not yet activated."""
+    forced = os.environ.get(ENV_VAR, "").strip()
+    if forced:
+        if forced not in SUPPORTED:
+            raise RenderError(f"{ENV_VAR}={forced!r} is not supported",
+                              hint=f"use one of {', '.join(SUPPORTED)} or unset it")
+        reason = f"forced by {ENV_VAR}"
+        variant = forced
+    else:
+        ok, reason = cached_probe()
+        variant = FAST if ok else SAFE
+    if verbose:
+        print(f"mitsuba variant: {variant} ({reason})", file=sys.stderr)
+    return variant
+
+
+def activate(verbose: bool = True) -> str:
+    """Choose and set the variant once per process; returns its name."""
+    global _chosen
+    import mitsuba as mi
+
+    if _chosen is None:
+        name = choose_variant(verbose)
+        try:
+            mi.set_variant(name)
+            mi.set_log_level(mi.LogLevel.Error)  # keep batch logs to our progress bar
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise RenderError(f"cannot activate Mitsuba variant {name!r} ({exc})",
+                              hint=f"set {ENV_VAR}=scalar_rgb") from None
+        _chosen = name
+    return _chosen
