@@ -1,0 +1,167 @@
+"""``official-preprocess``: the release's "processed" data, for exact reproduction of its runs.
+
+Reproduces ``preprocess_s2r_hdr_data.py`` (reference/s2rhdr-format.md section 3):
+
+1. per sequence, ``p1``/``p99`` over all pixels and channels of frame 0 (negatives clipped
+   to 0 first), then every frame ``clip((clip(H, p1, p99) - p1) / (p99 - p1), 0, 1)``;
+2. 640x640 patches on a stride-512 grid: x over ``range(0, W, 512)``, y over
+   ``range(0, H, 512)``, skipped when ``x + 256 > W`` or ``y + 256 > H``, clamped to
+   ``W - 640`` / ``H - 640``, named by the pre-clamp corner: 8 patches per 1080p frame;
+3. float16 EXRs with PIZ compression (pyexr's default), ``trainlist.txt`` listing every
+   output folder (newline-separated, no trailing newline).
+
+KNOWN FLAW (kept on purpose, this mode exists for fidelity): the p99 clip saturates the top
+1% of frame 0 at exactly 1.0 and subtracts a black level, so highlights are destroyed and
+the data is no longer a radiance scale. Train on raw data with ``normalize="preserve"``
+instead unless you must reproduce the paper. Unlike the release this is sorted, resumable
+(finished sequences are recorded in ``.official_preprocess.json`` and skipped) and isolates
+errors per sequence (one bad file does not stop the others).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from s2rhdr_loader.exr import ExrError, read_exr, write_exr
+from s2rhdr_loader.layout import (
+    LayoutError,
+    SequenceInfo,
+    atomic_write_json,
+    atomic_write_text,
+    discover,
+    read_json,
+    safe_child,
+)
+from s2rhdr_loader.progress import Progress
+
+STATE = ".official_preprocess.json"
+PARTIAL = ".partial"
+TRAINLIST = "trainlist.txt"
+
+
+def patch_grid(height: int, width: int, patch: int = 640,
+               stride: int = 512) -> list[tuple[str, int, int]]:
+    """``(name suffix, x, y)`` of the release's patches (x-major, as its loops run)."""
+    if height < patch or width < patch:
+        raise ValueError(f"frame {width}x{height} is smaller than the {patch}px patch "
+                         "(use --patch-size)")
+    out = []
+    for x in range(0, width, stride):
+        for y in range(0, height, stride):
+            if x + stride // 2 > width or y + stride // 2 > height:
+                continue
+            out.append((f"{x}_{y}", min(x, width - patch), min(y, height - patch)))
+    return out
+
+
+def official_range(frame0: np.ndarray) -> tuple[float, float]:
+    f = np.maximum(np.nan_to_num(frame0, nan=0.0, posinf=0.0), 0.0)
+    p1, p99 = np.percentile(f, [1, 99])
+    return float(p1), float(p99)
+
+
+def apply_range(img: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    img = np.maximum(np.nan_to_num(img, nan=0.0, posinf=0.0), 0.0)
+    span = hi - lo if hi > lo else 1.0
+    return np.clip((np.clip(img, lo, hi) - lo) / span, 0.0, 1.0).astype(np.float32)
+
+
+def preprocess_sequence(seq: SequenceInfo, work: Path, patch: int | None,
+                        stride: int) -> list[str]:
+    """Write one sequence's outputs under ``work`` (a private folder); returns their names."""
+    frame0 = read_exr(seq.frames[0], channels=("R", "G", "B"))
+    lo, hi = official_range(frame0)
+    h, w = frame0.shape[:2]
+    grid = patch_grid(h, w, patch, stride) if patch else [("", 0, 0)]
+    names = [f"{seq.name}_{suffix}" if suffix else seq.name for suffix, _, _ in grid]
+    for i, path in enumerate(seq.frames):
+        img = frame0 if i == 0 else read_exr(path, channels=("R", "G", "B"))
+        if img.shape[:2] != (h, w):
+            raise LayoutError(f"{path}: size {img.shape[1]}x{img.shape[0]} differs from "
+                              f"frame 0 ({w}x{h})")
+        norm = apply_range(img, lo, hi)
+        for name, (_, x, y) in zip(names, grid):
+            crop = norm[y:y + patch, x:x + patch] if patch else norm
+            write_exr(work / name / "img" / f"{i:04d}.exr", crop, compression="piz")
+    return names
+
+
+def _task(seq: SequenceInfo, dst: Path, patch: int | None, stride: int) -> tuple[str, Any]:
+    work = safe_child(dst, PARTIAL, seq.name)
+    try:
+        if work.exists():
+            shutil.rmtree(work)
+        names = preprocess_sequence(seq, work, patch, stride)
+        for name in names:
+            final = safe_child(dst, name)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(work / name, final)
+        shutil.rmtree(work, ignore_errors=True)
+        return seq.name, names
+    except (ExrError, LayoutError, ValueError, OSError) as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        return seq.name, RuntimeError(" ".join(str(exc).split()))
+
+
+@dataclass
+class PreprocessReport:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    outputs: int = 0
+
+
+def official_preprocess(src: str | os.PathLike, dst: str | os.PathLike, *, jobs: int = 1,
+                        patch: int | None = 640, stride: int = 512,
+                        progress: bool = True) -> PreprocessReport:
+    """Normalise (and with ``patch`` crop) every sequence of ``src`` into ``dst``."""
+    src, dst = Path(src), Path(dst)
+    seqs = discover(src)
+    if not seqs:
+        raise LayoutError(f"{src}: no sequences found")
+    if dst.resolve() == src.resolve():
+        raise LayoutError(f"{dst}: output must differ from the source folder")
+    dst.mkdir(parents=True, exist_ok=True)
+    state_path = dst / STATE
+    state = read_json(state_path) if state_path.is_file() else {"done": {}}
+    report = PreprocessReport()
+    todo = []
+    for seq in seqs:
+        outs = state["done"].get(seq.name)
+        if outs and all((dst / o / "img").is_dir() for o in outs):
+            report.skipped.append(seq.name)
+        else:
+            todo.append(seq)
+    with Progress(len(seqs), "official-preprocess", enabled=progress) as bar:
+        bar.update(len(report.skipped))
+
+        def record(name: str, result: Any) -> None:
+            if isinstance(result, Exception):
+                report.failed[name] = str(result)
+            else:
+                state["done"][name] = result
+                atomic_write_json(state_path, state)
+                report.done.append(name)
+            bar.update(1, note=name)
+
+        if jobs <= 1:
+            for seq in todo:
+                record(*_task(seq, dst, patch, stride))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(_task, seq, dst, patch, stride) for seq in todo]
+                for fut in as_completed(futures):
+                    record(*fut.result())
+    shutil.rmtree(dst / PARTIAL, ignore_errors=True)
+    names = sorted(o for outs in state["done"].values() for o in outs)
+    report.outputs = len(names)
+    atomic_write_text(dst / TRAINLIST, "\n".join(names))
+    return report
