@@ -1,0 +1,293 @@
+"""Resumable batch rendering: one shot (spec x seed) at a time, atomically, with a manifest.
+
+Why this shape (Infinigen's job manager, Kubric's per-seed folders): a shot renders into
+``<out>/.tmp-<name>-<pid>/``, is validated (finite, non-empty, every frame and pass, the
+planned resolution), then renamed into ``<out>/<name>/`` and recorded in ``manifest.json``
+with per-file hashes, the spec hash, seed, backend and quality. A re-run skips shots whose
+record matches and whose files verify, re-renders partial or stale ones, and removes temp
+folders left by killed runs, so ``kill -9`` at any moment costs at most the shot in flight.
+Only the parent process renames folders and writes the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline import __version__
+from pipeline.backends import QUALITIES, get_backend, resource_request
+from pipeline.errors import RenderError, S2RError
+from pipeline.executors import run_tasks
+from pipeline.plan_model import ShotPlan, load_plan
+from s2rhdr_loader import exr, layout
+from s2rhdr_loader.progress import Progress
+
+TMP_PREFIX = ".tmp-"
+OLD_PREFIX = ".old-"
+_local_progress: Progress | None = None  # set while shots run in this very process
+
+
+@dataclass(frozen=True)
+class ShotTask:
+    """Everything a worker needs (picklable: the plan travels as canonical JSON)."""
+
+    name: str
+    plan_json: str
+    backend: str
+    quality: str
+    out_root: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ShotOutcome:
+    name: str
+    status: str  # rendered | skipped | failed
+    frames: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+
+
+# ---- inputs -------------------------------------------------------------------------------
+
+def load_plans(paths: Sequence[str | os.PathLike], *, only: Sequence[str] = (),
+               seeds: Sequence[int] = ()) -> list[ShotPlan]:
+    """Shots from spec files/folders (planned here) and ``plan.json`` files (used as is).
+
+    ``seeds`` renders every spec once per seed, as ``<name>-s<seed>``.
+    """
+    plan_files = [Path(p) for p in paths if str(p).endswith(".json")]
+    spec_paths = [p for p in paths if not str(p).endswith(".json")]
+    plans = [load_plan(p) for p in plan_files]
+    if spec_paths:
+        from pipeline.plan import make_plan
+        from pipeline.spec import load_specs
+
+        for spec in load_specs(spec_paths):
+            if seeds:
+                for s in seeds:
+                    p = make_plan(spec, seed=int(s))
+                    plans.append(replace(p, name=f"{spec.name}-s{int(s)}"))
+            else:
+                plans.append(make_plan(spec))
+    if only:
+        wanted = set(only)
+        unknown = wanted - {p.name for p in plans}
+        if unknown:
+            raise S2RError(f"--only {', '.join(sorted(unknown))}: no such shot",
+                           hint=f"shots are: {', '.join(sorted(p.name for p in plans))}")
+        plans = [p for p in plans if p.name in wanted]
+    names = [p.name for p in plans]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise S2RError(f"shot name(s) used twice: {', '.join(dup)}",
+                       hint="sequence names must be unique in one output folder")
+    for p in plans:
+        if not layout.NAME_RE.match(p.name):
+            raise S2RError(f"shot name {p.name!r} is not a valid folder name",
+                           hint="use lowercase letters, digits, '-' and '_'")
+    return plans
+
+
+# ---- state of a shot on disk --------------------------------------------------------------
+
+def shot_state(root: Path, plan: ShotPlan, backend: str, quality: str,
+               manifest: dict[str, Any]) -> tuple[str, str]:
+    """("complete" | "missing" | "stale" | "partial", why) for one shot."""
+    rec = manifest.get("sequences", {}).get(plan.name)
+    folder = root / plan.name
+    if rec is None:
+        return ("partial", "folder without manifest record") if folder.exists() else (
+            "missing", "not rendered yet")
+    want = {"spec_hash": plan.spec_hash, "seed": plan.seed, "backend": backend,
+            "quality": quality}
+    for key, value in want.items():
+        if rec.get(key) != value:
+            return "stale", f"{key} changed ({rec.get(key)!r} -> {value!r})"
+    problems = layout.verify_sequence(root, plan.name, manifest)
+    if problems:
+        return "partial", problems[0]
+    return "complete", ""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temps(root: Path) -> list[Path]:
+    """Remove ``.tmp-*`` / ``.old-*`` folders whose writer process is gone (or is us)."""
+    removed = []
+    if not root.is_dir():
+        return removed
+    for child in root.iterdir():
+        if not child.is_dir() or not child.name.startswith((TMP_PREFIX, OLD_PREFIX)):
+            continue
+        tail = child.name.rsplit("-", 1)[-1]
+        pid = int(tail) if tail.isdigit() else -1
+        if pid == os.getpid() or pid < 0 or not _pid_alive(pid):
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    return removed
+
+
+def validate_shot(seq_dir: Path, passes: Iterable[str]) -> tuple[int, list[str]]:
+    """(frames, problems) of a freshly rendered shot, checked against its own plan.json."""
+    try:
+        plan = load_plan(seq_dir / layout.PLAN_FILE)
+    except S2RError as exc:
+        return 0, [exc.one_line()]
+    w, h = plan.render.resolution
+    problems: list[str] = []
+    if not (seq_dir / layout.META_FILE).is_file():
+        problems.append(f"{seq_dir / layout.META_FILE}: missing")
+    frames = plan.output_frames()
+    for f in frames:
+        if not layout.camera_params_path(seq_dir, f.index).is_file():
+            problems.append(f"{layout.camera_params_path(seq_dir, f.index)}: missing")
+        for name in passes:
+            p = layout.frame_path(seq_dir, name, f.index)
+            try:
+                head = exr.read_header(p)
+            except exr.ExrError as exc:
+                problems.append(str(exc))
+                continue
+            if (head.width, head.height) != (w, h):
+                problems.append(f"{p}: {head.width}x{head.height}, planned {w}x{h}")
+            if name == "img":
+                a = exr.read_exr(p)
+                if not np.isfinite(a).all():
+                    problems.append(f"{p}: non-finite pixels")
+                elif not np.any(a > 0):
+                    problems.append(f"{p}: black frame")
+    if not frames:
+        problems.append(f"{seq_dir}: plan has no output frames")
+    return len(frames), problems
+
+
+# ---- worker -------------------------------------------------------------------------------
+
+def render_shot(task: ShotTask) -> dict[str, Any]:
+    """Render one shot into its temp folder and validate it (runs in a worker process)."""
+    t0 = time.perf_counter()
+    plan = ShotPlan.from_dict(json.loads(task.plan_json))
+    root = Path(task.out_root)
+    tmp = layout.safe_child(root, f"{TMP_PREFIX}{task.name}-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    render = get_backend(task.backend)
+    kwargs: dict[str, Any] = {"quality": task.quality, "progress": _local_progress}
+    if task.options:
+        kwargs["options"] = dict(task.options)
+    try:
+        render(plan, tmp, **kwargs)
+        passes = tuple(dict.fromkeys(("img", *plan.render.passes)))
+        frames, problems = validate_shot(tmp, passes)
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise RenderError(f"validation failed: {problems[0]}{more}")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"tmp": str(tmp), "frames": frames, "seconds": time.perf_counter() - t0}
+
+
+def finalize_shot(root: Path, task: ShotTask, plan: ShotPlan, tmp: Path,
+                  frames: int) -> None:
+    """Swap the validated temp folder into place and record it (parent process only)."""
+    final = layout.safe_child(root, task.name)
+    layout.update_manifest(root, task.name, None, tool_version=__version__)
+    old = None
+    if final.exists():
+        old = layout.safe_child(root, f"{OLD_PREFIX}{task.name}-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    meta = layout.read_json(final / layout.META_FILE)
+    entry = {"spec_hash": plan.spec_hash, "seed": plan.seed, "backend": task.backend,
+             "quality": task.quality, "frames": frames, "spec_path": plan.spec_path,
+             "variant": meta.get("variant", ""), "resolution": meta.get("resolution"),
+             "rendered_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+             "files": layout.hash_files(final)}
+    layout.update_manifest(root, task.name, entry, tool_version=__version__)
+
+
+# ---- the batch ----------------------------------------------------------------------------
+
+def run_batch(plans: Sequence[ShotPlan], out: str | os.PathLike, *, backend: str = "mitsuba",
+              quality: str = "default", jobs: int = 1, executor: str = "local",
+              address: str | None = None, force: bool = False,
+              options: dict[str, Any] | None = None, show_progress: bool = True,
+              ) -> list[ShotOutcome]:
+    """Render every shot not already complete; returns one outcome per shot, in plan order."""
+    global _local_progress
+    if quality not in QUALITIES:
+        raise S2RError(f"unknown quality {quality!r}", hint=f"use one of {', '.join(QUALITIES)}")
+    get_backend(backend)  # fail early (one line) if the backend cannot be imported
+    root = Path(out).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(root)
+    manifest = layout.read_manifest(root)
+    outcomes: dict[str, ShotOutcome] = {}
+    todo: list[ShotTask] = []
+    by_name = {p.name: p for p in plans}
+    for plan in plans:
+        state, why = shot_state(root, plan, backend, quality, manifest)
+        if state == "complete" and not force:
+            outcomes[plan.name] = ShotOutcome(plan.name, "skipped", plan.frames, 0.0,
+                                              "complete (manifest + hashes match)")
+            continue
+        todo.append(ShotTask(plan.name, plan.to_json(), backend, quality, str(root),
+                             dict(options or {})))
+    total = sum(by_name[t.name].frames for t in todo)
+    in_process = executor == "local" and (jobs <= 1 or len(todo) <= 1)
+    with Progress(total, f"render[{backend}/{quality}]", enabled=show_progress) as bar:
+        _local_progress = bar if in_process else None
+        try:
+            results = run_tasks(render_shot, todo, jobs=jobs, executor=executor,
+                                address=address, resources=resource_request(backend, options))
+            for task, result, err in results:
+                plan = by_name[task.name]
+                if err is None:
+                    try:
+                        finalize_shot(root, task, plan, Path(result["tmp"]), result["frames"])
+                        outcomes[task.name] = ShotOutcome(task.name, "rendered",
+                                                          result["frames"], result["seconds"])
+                    except (OSError, S2RError, layout.LayoutError) as exc:
+                        err = f"could not move the shot into place: {exc}"
+                if err is not None:
+                    outcomes[task.name] = ShotOutcome(task.name, "failed", 0, 0.0, str(err))
+                if not in_process:
+                    bar.update(plan.frames, note=task.name)
+        finally:
+            _local_progress = None
+    clean_stale_temps(root)
+    return [outcomes[p.name] for p in plans if p.name in outcomes]
+
+
+def summary_table(outcomes: Sequence[ShotOutcome]) -> str:
+    """Fixed-width table: shot, status, frames, seconds, reason."""
+    rows = [("shot", "status", "frames", "seconds", "reason")]
+    rows += [(o.name, o.status, str(o.frames), f"{o.seconds:.1f}", o.reason) for o in outcomes]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("rendered", "skipped", "failed")}
+    lines.append(f"{counts['rendered']} rendered, {counts['skipped']} skipped, "
+                 f"{counts['failed']} failed")
+    return "\n".join(line.rstrip() for line in lines)
