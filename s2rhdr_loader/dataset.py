@@ -272,7 +272,8 @@ def write_synthetic_dataset(root: str | os.PathLike, names: Sequence[str], *, fr
                             official_layout: bool = False) -> list[Path]:
     """Write small moving linear-HDR sequences (for tests, benchmarks and demos, not training).
 
-    Content: a lit gradient, texture and a moving emitter ~50x brighter than the scene, so
+    Content: a lit gradient, texture, a moving emitter ~50x brighter than the scene and a
+    one-pixel sun (400) above the 99.9th percentile, so
     re-exposure, saturation and the normalisation modes have something to act on.
     ``official_layout`` uses ``img/HDR/0003.exr ...`` instead of ``img/0000.exr ...``.
     """
@@ -291,6 +292,7 @@ def write_synthetic_dataset(root: str | os.PathLike, names: Sequence[str], *, fr
             cy, cx = height / 2, (0.2 + 0.6 * f / max(frames - 1, 1)) * width
             disc = ((yy - cy) ** 2 + (xx - cx) ** 2) < (min(height, width) / 8) ** 2
             img[disc] = 20.0 * tint
+            img[height // 4, width // 4] = 400.0  # a one-pixel "sun" above p99.9
             folder = seq / "img" / "HDR" if official_layout else seq / "img"
             index = f + 3 if official_layout else f
             write_exr(folder / f"{index:04d}.exr", img)
