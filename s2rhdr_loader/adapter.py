@@ -139,7 +139,7 @@ class AdaptedLayer(nn.Module):
                 setattr(self, name, None)
                 continue
             if rank >= full:                 # not low-rank any more (official r2=64 > d=60)
-                self.capped.append(f"{name} {rank}->{full}")
+                self.capped.append(f"{name} r={rank} >= {full}")
                 rank = full
             setattr(self, name, _Branch(base, rank, config.init))
         for name, value in (("scale_share", config.scale_share),
@@ -243,7 +243,7 @@ def inject(model: nn.Module, config: AdapterConfig | None = None,
             torch.random.set_rng_state(gen_state)
     if capped:
         more = f" and {len(capped) - 3} more" if len(capped) > 3 else ""
-        warnings.warn(f"adapter rank >= full rank of {len(capped)} layer(s), capped to "
+        warnings.warn(f"adapter rank >= full rank of {len(capped)} layer(s), capped at "
                       "min(in, out): "
                       f"{'; '.join(capped[:3])}{more}", stacklevel=2)
     for p in model.parameters():
