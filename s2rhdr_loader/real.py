@@ -54,7 +54,8 @@ def exposure_times(path: str | os.PathLike) -> np.ndarray:
 
     Values are log2 exposures (EV): ``t = 2**(ev - min(ev))``. The release reads them as
     linear ratios when ``min == 1``; that misreads EV files such as ``1 3 5``, so we treat
-    the values as ratios only when ``min == 1 and max >= 4`` (e.g. ``1 4 16``).
+    the values as ratios only when ``min == 1 and max >= 4`` (hdr-metrics.md section 7.1)
+    **and** every value is a power of two (``1 4 16``, ``1 8 64``); the decision is logged.
     """
     path = Path(path)
     if not path.is_file():
@@ -67,7 +68,8 @@ def exposure_times(path: str | os.PathLike) -> np.ndarray:
     if len(vals) != 3 or not all(math.isfinite(v) for v in vals):
         raise RealDataError(f"{path}: expected three finite numbers, got {len(vals)} values")
     arr = np.asarray(vals, np.float64)
-    if arr.min() == 1.0 and arr.max() >= 4.0:
+    pow2 = bool(np.all(np.log2(np.maximum(arr, 1e-30)) % 1 == 0))
+    if arr.min() == 1.0 and arr.max() >= 4.0 and pow2:
         log.info("%s: read as linear exposure ratios %s", path, vals)
         return arr.astype(np.float32)
     log.debug("%s: read as log2 exposures %s", path, vals)
