@@ -138,9 +138,9 @@ class AdaptedLayer(nn.Module):
             if name not in config.branches:
                 setattr(self, name, None)
                 continue
-            if rank >= full:                 # not low-rank any more (official r2=64 > d=60)
+            if rank >= full and rank > 1:    # not low-rank any more (official r2=64 > d=60)
                 self.capped.append(f"{name} r={rank} >= {full}")
-                rank = full
+            rank = min(rank, full)
             setattr(self, name, _Branch(base, rank, config.init))
         for name, value in (("scale_share", config.scale_share),
                             ("scale_transfer", config.scale_transfer)):
