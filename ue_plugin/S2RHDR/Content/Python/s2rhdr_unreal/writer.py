@@ -1,0 +1,105 @@
+"""After MRQ: move its files into the dataset layout and write the shot's JSON records.
+
+Standard library only (runs inside the editor, where ``s2rhdr_loader`` is not installed), but
+it writes exactly the layout ``s2rhdr_loader.layout`` reads: ``img/NNNN.exr``,
+``camera_params/NNNN.json``, ``plan.json``, ``meta.json`` -- each atomically (temporary name,
+then rename), so a killed editor never leaves a half-written file under a final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+STAGING = ".mrq"  # MRQ's output folder inside the shot folder
+STATUS_FORMAT = "s2rhdr.unreal.status"
+_FRAME = re.compile(r"^(?:.*?[._])?(-?\d+)\.exr$")
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
+    return atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True,
+                                              allow_nan=False) + "\n")
+
+
+def mrq_frames(staging_dir: str | os.PathLike, pass_name: str) -> dict[int, Path]:
+    """``{frame number: file}`` of one render pass written by MRQ (``<pass>/NNNN.exr``)."""
+    folder = Path(staging_dir) / pass_name
+    out: dict[int, Path] = {}
+    if folder.is_dir():
+        for p in folder.iterdir():
+            m = _FRAME.match(p.name)
+            if m and p.is_file():
+                out[int(m.group(1))] = p
+    return out
+
+
+def finalize(plan: Any, out_dir: str | os.PathLike, meta: Mapping[str, Any], *,
+             pass_name: str = "FinalImage") -> list[Path]:
+    """Rename MRQ's beauty frames to ``img/NNNN.exr`` and write the JSON records.
+
+    Raises ``RuntimeError`` naming the missing frame numbers when MRQ did not write them all.
+    """
+    out = Path(out_dir)
+    staging = out / STAGING
+    frames = mrq_frames(staging, pass_name)
+    wanted = [f.index for f in plan.output_frames()]
+    missing = [i for i in wanted if i not in frames]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise RuntimeError(f"MRQ wrote {len(frames)} of {len(wanted)} frames into "
+                           f"{staging / pass_name} (missing {shown})")
+    written: list[Path] = []
+    (out / "img").mkdir(parents=True, exist_ok=True)
+    for i in wanted:
+        target = out / "img" / f"{i:04d}.exr"
+        os.replace(frames[i], target)
+        written.append(target)
+    for i in wanted:
+        written.append(atomic_write_json(out / "camera_params" / f"{i:04d}.json",
+                                         plan.camera_params(i)))
+    written.append(atomic_write_text(out / "plan.json", plan.to_json()))
+    record = {"backend": "unreal", "name": plan.name, "seed": plan.seed,
+              "spec_hash": plan.spec_hash, "frames": plan.frames,
+              "warmup_frames": plan.warmup_frames, "passes": ["img"],
+              "tool_version": plan.tool_version}
+    record.update(dict(meta))
+    written.append(atomic_write_json(out / "meta.json", record))
+    _remove_tree(staging)
+    return written
+
+
+def _remove_tree(folder: Path) -> None:
+    """Delete the staging folder once its frames are moved (only our own shot folder)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_status(path: str | os.PathLike, *, ok: bool, error: str = "",
+                 missing_assets: list[str] | None = None, files: list[str] | None = None,
+                 engine_version: str = "", elapsed_s: float = 0.0) -> Path:
+    """The status file the host launcher reads (authoritative over the editor's exit code)."""
+    return atomic_write_json(path, {
+        "format": STATUS_FORMAT, "ok": bool(ok), "error": error,
+        "missing_assets": list(missing_assets or []), "files": list(files or []),
+        "engine_version": engine_version, "elapsed_s": round(float(elapsed_s), 3)})
