@@ -1,0 +1,225 @@
+"""Physical-meaning tests of the Mitsuba backend on tiny renders (Kubric's habit)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.backends import mitsuba as mb
+from pipeline.errors import RenderError
+from pipeline.flow import warp_backward
+from pipeline.geometry import project, world_to_camera
+from pipeline.plan_model import CameraPose, LightPlan, SunPlan
+from s2rhdr_loader import exr, layout
+from tests.mitsuba_plans import make_plan
+
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+
+
+def _read(seq: Path, name: str, i: int = 0) -> np.ndarray:
+    return exr.read_exr(layout.frame_path(seq, name, i))
+
+
+def _double_lights(plan):
+    env = plan.environment
+    sun = dataclasses.replace(env.sun, illuminance_lux=2 * env.sun.illuminance_lux)
+    sky = dataclasses.replace(env.sky, luminance=2 * env.sky.luminance)
+    lights = tuple(dataclasses.replace(li, luminance=2 * li.luminance,
+                                       intensity_cd=2 * li.intensity_cd) for li in env.lights)
+    return dataclasses.replace(plan, environment=dataclasses.replace(
+        env, sun=sun, sky=sky, lights=lights))
+
+
+def test_doubling_every_light_doubles_pixel_values(tmp_path):
+    lights = (LightPlan("area", (6.0, 2.0, 3.0), (0.0, -60.0, 180.0), (1.0, 1.0),
+                        luminance=40000.0),
+              LightPlan("point", (5.0, -2.0, 2.0), intensity_cd=3000.0),
+              LightPlan("spot", (9.0, 1.0, 4.0), (0.0, -70.0, 0.0), intensity_cd=20000.0,
+                        cone_deg=30.0))
+    plan = make_plan("dbl", frames=1, spp=8, pixel_type="float", passes=("img",),
+                     sun=SunPlan(30.0, 150.0, 40000.0, visible=True), sky=2000.0,
+                     lights=lights, actors=[("vehicle", [(14, -2, 0)])])
+    mb.render(plan, tmp_path / "a", quality="final")
+    mb.render(_double_lights(plan), tmp_path / "b", quality="final")
+    a, b = _read(tmp_path / "a", "img"), _read(tmp_path / "b", "img")
+    sel = a > 1e-4
+    ratio = b[sel] / a[sel]
+    assert sel.mean() > 0.95  # the frame is lit
+    assert abs(np.median(ratio) - 2.0) < 1e-3
+    assert np.mean(np.abs(ratio - 2.0) < 1e-2) > 0.99  # linear: no tone curve, no clamp
+
+
+def test_visible_sun_gives_more_than_16_stops(tmp_path):
+    # A 300 mm telephoto looking at a low sun over the street: the 0.53 deg disk covers
+    # ~1% of the frame; its luminance (E / solid angle ~ 1.5e9 cd/m^2) dwarfs the sky.
+    sun = SunPlan(4.0, 0.0, 100000.0, visible=True)
+    target = (1000 * math.cos(math.radians(4.0)), 0.0, 1.6 + 1000 * math.sin(math.radians(4.0)))
+    plan = make_plan("sun", frames=1, spp=4, focal_mm=300.0, ev100=15.0, sun=sun, sky=6000.0,
+                     target=target, pixel_type="float", passes=("img",))
+    mb.render(plan, tmp_path, quality="final")
+    lum = _read(tmp_path, "img") @ LUMA
+    p1, p999 = np.percentile(lum, [1, 99.9])
+    assert p999 / p1 > 2.0 ** 16
+    assert lum.max() < 65504  # EV 15 keeps the disk inside HALF range
+
+
+@pytest.fixture(scope="module")
+def actors_render(tmp_path_factory):
+    out = tmp_path_factory.mktemp("actors")
+    ped = [(8.0, -0.6 + 0.3 * j, 0.0) for j in range(3)]
+    plan = make_plan("act", frames=3, size=(64, 48), spp=4, target=(8.0, 0.0, 1.0),
+                     cam_path=[(0.0, 0.0, 1.2)] * 3,
+                     actors=[("pedestrian", ped), ("vehicle", [(20.0, -7.0, 0.0)] * 3),
+                             ("animal", [(6.0, 1.5 + 0.1 * j, 0.0) for j in range(3)])])
+    files = mb.render(plan, out, quality="final")
+    return plan, out, files
+
+
+def test_actor_moving_right_has_positive_flow_of_the_right_size(actors_render):
+    plan, out, _ = actors_render
+    mask, flow = _read(out, "mask")[..., 0], _read(out, "flow")
+    assert {1.0, 2.0, 3.0} <= set(np.unique(mask).tolist())  # every proxy is visible
+    k = np.array(plan.camera.K)
+    w2c = plan.frame(0).camera.world_to_camera
+    u0 = project(k, w2c, (8.0, -0.6, 1.2))[0]
+    u1 = project(k, w2c, (8.0, -0.3, 1.2))[0]
+    ped = mask == 1
+    assert np.median(flow[ped, 0]) == pytest.approx(u1 - u0, rel=0.2)
+    assert u1 - u0 > 1.0
+    assert abs(np.median(flow[ped, 1])) < 0.3 * (u1 - u0)
+    # the static scene does not move (camera on a tripod); the parked car's wheels spin
+    assert np.abs(flow[mask == 0]).max() < 1e-3
+    assert np.abs(flow[mask == 2]).max() > 0.05
+
+
+def test_output_files_follow_the_layout(actors_render):
+    plan, out, files = actors_render
+    assert all(f.is_file() and out in f.parents or f.parent == out for f in files)
+    seq = layout.read_sequence(out)
+    assert seq.num_frames == 3 and set(seq.passes) == set(layout.PASSES[1:])
+    for name, chans in layout.PASS_CHANNELS.items():
+        head = exr.read_header(layout.frame_path(out, name, 2))
+        assert sorted(head.channels) == sorted(chans), name
+        assert head.compression == "zip"
+        assert "chromaticities" in head.attributes
+    assert set(exr.read_header(layout.frame_path(out, "flow", 0)).channels.values()) == {"float"}
+    assert set(exr.read_header(layout.frame_path(out, "img", 0)).channels.values()) == {"half"}
+    cp = layout.read_json(layout.camera_params_path(out, 1))
+    assert cp["resolution"] == [64, 48] and cp["K"][0][2] == 32.0
+    meta = layout.read_json(out / "meta.json")
+    assert meta["backend"] == "mitsuba" and meta["variant"] in ("llvm_ad_rgb", "scalar_rgb")
+    t = meta["timings"]
+    assert 0 < t["mitsuba_render_s"] <= t["total_s"]
+    assert len(t["per_frame_s"]) == 3
+    depth = _read(out, "depth")[..., 0]
+    normal = _read(out, "normal")
+    ground = (depth > 0) & (normal[..., 2] > 0.99)  # Unreal axes: ground normal is +Z
+    assert ground.mean() > 0.2
+
+
+def test_warping_next_frame_by_flow_reproduces_static_regions(tmp_path):
+    path = [(0.0, 0.0, 1.6), (0.0, 0.3, 1.65)]  # sideways step: parallax + rotation
+    plan = make_plan("warp", frames=2, size=(96, 64), spp=16, cam_path=path,
+                     pixel_type="float", passes=("img", "diffuse", "flow", "depth", "mask"))
+    mb.render(plan, tmp_path, quality="final")
+    flow = _read(tmp_path, "flow", 0)
+    depth = _read(tmp_path, "depth", 0)[..., 0]
+    h, w = depth.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    tx, ty = xs + 0.5 + flow[..., 0], ys + 0.5 + flow[..., 1]
+    inside = (tx > 2) & (tx < w - 2) & (ty > 2) & (ty < h - 2)
+    # skip depth edges (occlusion/disocclusion)
+    edge = np.zeros_like(inside)
+    dz = np.abs(np.diff(depth, axis=0)) > 0.05 * depth[1:].clip(1e-3)
+    edge[1:] |= dz
+    edge[:-1] |= dz
+    dx = np.abs(np.diff(depth, axis=1)) > 0.05 * depth[:, 1:].clip(1e-3)
+    edge[:, 1:] |= dx
+    edge[:, :-1] |= dx
+    valid = inside & ~edge
+    assert np.linalg.norm(flow[valid], axis=-1).mean() > 1.5  # the camera really moved
+    # img at 16 spp is noise-limited; the albedo pass shows the geometry is exact
+    for name, bound in (("img", 0.7), ("diffuse", 0.3)):
+        i0, i1 = _read(tmp_path, name, 0), _read(tmp_path, name, 1)
+        lum = lambda a: np.log(a @ LUMA + 1e-3)  # noqa: E731
+        err_warp = np.median(np.abs(lum(warp_backward(i1, flow)) - lum(i0))[valid])
+        err_none = np.median(np.abs(lum(i1) - lum(i0))[valid])
+        assert err_warp < bound * err_none, name
+
+
+def test_camera_params_reproject_a_bright_marker(tmp_path):
+    center = (10.0, 1.2, 2.3)
+    plan = make_plan("marker", frames=1, size=(64, 48), spp=8, preset="none", sky=100.0,
+                     mitsuba={"spheres": [{"center": center, "radius": 0.25,
+                                           "radiance": 1e6}]},
+                     passes=("img", "depth"), pixel_type="float")
+    rot = (8.0, 4.0, 6.0)  # roll, pitch, yaw: exercises every axis of the conversion
+    loc = (0.0, 0.0, 1.5)
+    frame = dataclasses.replace(plan.timeline[0],
+                                camera=CameraPose(loc, rot, world_to_camera(loc, rot)))
+    plan = dataclasses.replace(plan, timeline=(frame,))
+    mb.render(plan, tmp_path, quality="final")
+    cp = layout.read_json(layout.camera_params_path(tmp_path, 0))
+    u, v, z = project(cp["K"], cp["world_to_camera"], center)
+    lum = _read(tmp_path, "img") @ LUMA
+    ys, xs = np.nonzero(lum > 0.2 * lum.max())
+    wts = lum[ys, xs]
+    cu, cv = np.average(xs + 0.5, weights=wts), np.average(ys + 0.5, weights=wts)
+    assert abs(cu - u) < 0.5 and abs(cv - v) < 0.5
+    d = _read(tmp_path, "depth")[int(v), int(u), 0]
+    assert z - 0.26 < d < z - 0.1  # the near surface of the 0.25 m sphere
+
+
+def test_preview_scales_resolution_and_K(tmp_path, monkeypatch):
+    import mitsuba as mi
+
+    calls = []
+    real = mi.load_dict
+    monkeypatch.setattr(mi, "load_dict", lambda *a, **k: calls.append(1) or real(*a, **k))
+    plan = make_plan("prev", frames=3, size=(96, 64), spp=32, passes=("img",))
+    mb.render(plan, tmp_path, quality="preview")
+    img = _read(tmp_path, "img", 2)
+    assert img.shape[:2] == (16, 24)
+    cp = layout.read_json(layout.camera_params_path(tmp_path, 2))
+    assert cp["resolution"] == [24, 16]
+    assert cp["K"][0][0] == pytest.approx(plan.camera.K[0][0] / 4)
+    assert cp["K"][0][2] == 12.0 and cp["K"][1][2] == 8.0
+    meta = layout.read_json(tmp_path / "meta.json")
+    assert meta["spp"] == 4 and meta["quality"] == "preview"
+    assert len(calls) == 2  # scene + geometry integrator, once per shot (no per-frame rebuild)
+
+
+def test_warmup_frames_are_skipped_but_numbering_kept(tmp_path):
+    plan = make_plan("warm", frames=2, warmup=2, passes=("img",))
+    mb.render(plan, tmp_path, quality="preview")
+    assert sorted(p.name for p in (tmp_path / "img").iterdir()) == ["0000.exr", "0001.exr"]
+
+
+def test_mesh_actor_from_obj_file(tmp_path):
+    obj = tmp_path / "box.obj"
+    v = [(x, y, z) for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (0.0, 1.5)]
+    faces = [(1, 2, 4, 3), (5, 7, 8, 6), (1, 5, 6, 2), (3, 4, 8, 7), (1, 3, 7, 5), (2, 6, 8, 4)]
+    obj.write_text("".join(f"v {a} {b} {c}\n" for a, b, c in v)
+                   + "".join("f " + " ".join(map(str, f)) + "\n" for f in faces))
+    plan = make_plan("mesh", frames=2, actors=[("pedestrian", [(7.0, 0.0, 0.0),
+                                                               (7.0, 0.2, 0.0)])],
+                     target=(7.0, 0.0, 0.8), passes=("img", "mask", "flow"))
+    actor = dataclasses.replace(plan.actors[0], backends={"mitsuba": {"mesh": str(obj)}})
+    plan = dataclasses.replace(plan, actors=(actor,))
+    mb.render(plan, tmp_path / "out", quality="final")
+    mask = _read(tmp_path / "out", "mask")[..., 0]
+    flow = _read(tmp_path / "out", "flow")
+    assert (mask == 1).sum() > 20
+    assert np.median(flow[mask == 1, 0]) > 0.5
+    missing = dataclasses.replace(actor, backends={"mitsuba": {"mesh": "nope.ply"}})
+    with pytest.raises(RenderError, match="nope.ply"):
+        mb.render(dataclasses.replace(plan, actors=(missing,)), tmp_path / "x", quality="final")
+
+
+def test_unknown_preset_is_a_one_line_error(tmp_path):
+    with pytest.raises(RenderError, match="unknown mitsuba preset 'moon'"):
+        mb.render(make_plan("bad", preset="moon"), tmp_path, quality="preview")
