@@ -40,7 +40,7 @@ def mu_tonemap(x: Any) -> Any:
 
 
 def _psnr_value(mse: float) -> float:
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+    return math.inf if mse == 0 else float(10.0 * np.log10(1.0 / mse))  # as skimage
 
 
 def _batched(fn: Any, pred: np.ndarray, label: np.ndarray) -> Any:
