@@ -1,0 +1,61 @@
+"""official-preprocess reproduces the release's normalisation and patch grid; resumable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from s2rhdr_loader.cli import main
+from s2rhdr_loader.dataset import write_synthetic_dataset
+from s2rhdr_loader.exr import read_exr, read_header
+from s2rhdr_loader.preprocess import official_preprocess, patch_grid
+
+
+def test_release_grid_for_1080p():
+    grid = patch_grid(1080, 1920)
+    assert [n for n, _, _ in grid] == ["0_0", "0_512", "512_0", "512_512", "1024_0",
+                                       "1024_512", "1536_0", "1536_512"]
+    assert sorted({x for _, x, _ in grid}) == [0, 512, 1024, 1280]
+    assert sorted({y for _, _, y in grid}) == [0, 440]
+    with pytest.raises(ValueError, match="smaller than the 640px patch"):
+        patch_grid(480, 640)
+
+
+def test_normalisation_patches_and_trainlist(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_synthetic_dataset(src, ["s1"], frames=3, height=40, width=56, official_layout=True)
+    rep = official_preprocess(src, dst, patch=32, stride=16, progress=False)
+    assert rep.done == ["s1"] and rep.outputs == 12
+    names = (dst / "trainlist.txt").read_text()
+    assert not names.endswith("\n") and names.split("\n")[0] == "s1_0_0"
+    raw0 = read_exr(src / "s1" / "img" / "HDR" / "0003.exr")
+    raw2 = read_exr(src / "s1" / "img" / "HDR" / "0005.exr")
+    p1, p99 = np.percentile(raw0, [1, 99])
+    expect = np.clip((np.clip(raw2, p1, p99) - p1) / (p99 - p1), 0, 1)
+    got = read_exr(dst / "s1_48_32" / "img" / "0002.exr")  # clamped corner (24, 8)
+    np.testing.assert_allclose(got, expect[8:40, 24:56], atol=5e-4)  # float16 storage
+    assert read_header(dst / "s1_48_32" / "img" / "0002.exr").compression == "piz"
+    full0 = official_preprocess(src, tmp_path / "full", patch=None, progress=False)
+    assert full0.outputs == 1
+    f0 = read_exr(tmp_path / "full" / "s1" / "img" / "0000.exr")
+    assert f0.max() == 1.0 and np.mean(f0 == 1.0) >= 0.01  # the documented p99 clipping
+
+
+def test_resume_and_error_isolation(tmp_path, capsys):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_synthetic_dataset(src, ["good", "bad"], frames=3, height=40, width=56)
+    (src / "bad" / "img" / "0001.exr").write_bytes(b"\x76\x2f\x31\x01garbage")
+    args = ["official-preprocess", str(src), "-o", str(dst), "--patch-size", "32",
+            "--stride", "16", "--quiet"]
+    with pytest.raises(SystemExit) as ex:
+        main(args)
+    err = capsys.readouterr().err
+    assert ex.value.code == 1 and "bad" in err and "0001.exr" in err
+    assert (dst / "good_0_0" / "img" / "0002.exr").is_file()
+    assert not list(dst.glob("bad_*")) and not (dst / ".partial").exists()
+    write_synthetic_dataset(src, ["bad"], frames=3, height=40, width=56)  # repaired
+    mtime = (dst / "good_0_0" / "img" / "0000.exr").stat().st_mtime_ns
+    main(args)
+    out = capsys.readouterr().out
+    assert "1 done, 1 skipped, 0 failed, 24 outputs" in out
+    assert (dst / "good_0_0" / "img" / "0000.exr").stat().st_mtime_ns == mtime
