@@ -100,10 +100,12 @@ class _Poser:
         self.mi, self.params, self.build = mi, mi.traverse(scene), build
         self.moving = [p for p in build.parts if p.actor >= 0]
         self.rest_vertices = {}
+        self.buffer_type: Any = None  # mi.Float (JIT) or drjit.scalar.ArrayXf (scalar)
         for p in self.moving:
             if p.mesh:
-                v = np.array(self.params[f"{p.key}.vertex_positions"], dtype=np.float64)
-                self.rest_vertices[p.key] = v.reshape(-1, 3)
+                buf = self.params[f"{p.key}.vertex_positions"]
+                self.buffer_type = type(buf)
+                self.rest_vertices[p.key] = np.array(buf, dtype=np.float64).reshape(-1, 3)
 
     def pose(self, frame: FramePlan, poses: dict[int, ActorPose]) -> None:
         mi, params = self.mi, self.params
@@ -117,7 +119,7 @@ class _Poser:
                 m = ms.HIDDEN @ m
             if part.mesh:
                 v = self.rest_vertices[part.key] @ m[:3, :3].T + m[:3, 3]
-                params[f"{part.key}.vertex_positions"] = mi.Float(
+                params[f"{part.key}.vertex_positions"] = self.buffer_type(
                     v.astype(np.float32).ravel())
             else:
                 params[f"{part.key}.to_world"] = mi.Transform4f((m @ part.rest).tolist())
