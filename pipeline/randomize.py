@@ -9,7 +9,6 @@ Standard library only (vendored into the Unreal editor).
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from dataclasses import fields, is_dataclass, replace
 from typing import Any
@@ -17,12 +16,19 @@ from typing import Any
 from pipeline.spec import Choice, Normal, SceneSpec, Uniform, check_consistency
 
 DRAW_DIGITS = 6  # drawn floats are rounded so plans stay readable and stable
+MAX_REDRAWS = 1000
 
 
 def field_rng(seed: int, path: str) -> random.Random:
     """The random stream of one field path (also used by the planner for its own choices)."""
     digest = hashlib.sha256(f"{int(seed)}|{path}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _inside(x: float, d: Normal) -> bool:
+    if d.lo is not None and (x < d.lo or (d.lo_open and x <= d.lo)):
+        return False
+    return d.hi is None or x <= d.hi
 
 
 def draw(value: Any, seed: int, path: str) -> Any:
@@ -33,12 +39,15 @@ def draw(value: Any, seed: int, path: str) -> Any:
             return rng.randint(int(value.lo), int(value.hi))
         return round(rng.uniform(value.lo, value.hi), DRAW_DIGITS)
     if isinstance(value, Normal):
-        x = field_rng(seed, path).gauss(value.mu, value.sigma)
-        if value.lo is not None and x <= value.lo:
-            x = value.lo if value.lo <= value.mu else math.nextafter(value.lo, math.inf)
-        if value.hi is not None and x > value.hi:
-            x = value.hi
-        return int(round(x)) if value.integer else round(x, DRAW_DIGITS)
+        rng = field_rng(seed, path)
+        for _ in range(MAX_REDRAWS):  # truncated normal: mu is inside, so this ends fast
+            x = rng.gauss(value.mu, value.sigma)
+            x = float(round(x)) if value.integer else round(x, DRAW_DIGITS)
+            if _inside(x, value):
+                break
+        else:
+            x = value.mu
+        return int(x) if value.integer else x
     if isinstance(value, Choice):
         return _resolve(field_rng(seed, path).choice(value.options), seed, path + "#")
     return value

@@ -64,13 +64,14 @@ class Uniform:
 
 @dataclass(frozen=True)
 class Normal:
-    """Gaussian draw, clamped to the field's valid range ``[lo, hi]`` (None = unbounded)."""
+    """Gaussian draw truncated to the field's valid range (redrawn until inside it)."""
 
     mu: float
     sigma: float
     lo: float | None = None
     hi: float | None = None
     integer: bool = False
+    lo_open: bool = False  # the range excludes ``lo`` (e.g. scale > 0)
     dist: str = "normal"
 
 
@@ -308,6 +309,10 @@ def _loc(path: str, node: yaml.Node) -> Loc:
     return (path, m.line + 1, m.column + 1)
 
 
+def _tag(tag: str) -> str:
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+
+
 def _fail(loc: Loc, message: str, hint: str | None = None) -> SpecError:
     return SpecError(loc[0], loc[1], loc[2], message, hint=hint)
 
@@ -320,7 +325,7 @@ def _to_nodes(path: str, loader: SpecLoader, node: yaml.Node, budget: list[int])
     loc = _loc(path, node)
     if isinstance(node, yaml.ScalarNode):
         if node.tag not in _SCALAR_TAGS:
-            raise _fail(loc, f"YAML tag {node.tag!r} is not allowed",
+            raise _fail(loc, f"YAML tag {_tag(node.tag)!r} is not allowed",
                         hint="specs are plain data: use strings, numbers, lists and mappings")
         try:
             value = loader.construct_object(node, deep=True)
@@ -329,11 +334,11 @@ def _to_nodes(path: str, loader: SpecLoader, node: yaml.Node, budget: list[int])
         return _Scalar(loc, value, node.style is None)
     if isinstance(node, yaml.SequenceNode):
         if node.tag != _TAG + "seq":
-            raise _fail(loc, f"YAML tag {node.tag!r} is not allowed",
+            raise _fail(loc, f"YAML tag {_tag(node.tag)!r} is not allowed",
                         hint="specs are plain data: use strings, numbers, lists and mappings")
         return _Seq(loc, [_to_nodes(path, loader, n, budget) for n in node.value])
     if node.tag != _TAG + "map":
-        raise _fail(loc, f"YAML tag {node.tag!r} is not allowed",
+        raise _fail(loc, f"YAML tag {_tag(node.tag)!r} is not allowed",
                     hint="specs are plain data: use strings, numbers, lists and mappings")
     try:
         loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
@@ -494,7 +499,7 @@ class _Num:
         if b < 0:
             raise _fail(node.items[1].loc, f"{path}: normal sigma must be >= 0, got {b:g}")
         self.check(a, node.items[0].loc, path)
-        return Normal(a, b, self.lo, self.hi, self.integer)
+        return Normal(a, b, self.lo, self.hi, self.integer, self.lo_open)
 
 
 class _Reader:
@@ -887,12 +892,21 @@ def _scene(r: _Reader, node: _Node, source: str) -> SceneSpec:
     return spec
 
 
+def _fixed(value: Any) -> bool:
+    """True when nothing in ``value`` is still random."""
+    if is_random(value):
+        return False
+    if isinstance(value, tuple):
+        return all(_fixed(v) for v in value)
+    return True
+
+
 def check_consistency(spec: SceneSpec) -> None:
     """Cross-field checks; randomised values are skipped here and checked after resolution."""
     cam = spec.camera
-    if cam.look_at is not None and not any(map(is_random, cam.look_at)):
+    if cam.look_at is not None and _fixed(cam.look_at):
         for i, p in enumerate(cam.path):
-            if not any(map(is_random, p)) and math.dist(p, cam.look_at) < 1e-6:
+            if _fixed(p) and math.dist(p, cam.look_at) < 1e-6:
                 raise spec.error("camera.look_at", f"camera.look_at equals camera.path[{i}]",
                                  hint="the camera cannot look at its own position")
     for i, key in enumerate(cam.rotation_keys):
@@ -901,14 +915,13 @@ def check_consistency(spec: SceneSpec) -> None:
                              f"camera.rotation_keys[{i}].frame {key.frame} is outside "
                              f"0..{spec.frames - 1}")
     for i, a in enumerate(spec.actors):
-        if len(a.path) < 2 and not is_random(a.speed_mps) and a.speed_mps > 0:
+        if len(a.path) < 2 and _fixed(a.speed_mps) and a.speed_mps > 0:
             if f"actors[{i}].speed_mps" in spec.locations:
                 raise spec.error(f"actors[{i}].speed_mps",
                                  f"actors[{i}] has a one-point path but speed_mps > 0",
                                  hint="add a second path point or set speed_mps: 0")
     for i, light in enumerate(spec.environment.lights):
-        if light.target is not None and not any(map(is_random, light.target)) \
-                and not any(map(is_random, light.position)) \
+        if light.target is not None and _fixed(light.target) and _fixed(light.position) \
                 and math.dist(light.target, light.position) < 1e-6:
             raise spec.error(f"environment.lights[{i}].target",
                              f"environment.lights[{i}].target equals its position")
