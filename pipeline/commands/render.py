@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline.backends import BACKENDS, QUALITIES
+from pipeline.errors import RenderError
 from pipeline.executors import EXECUTORS
 
 
@@ -37,8 +38,7 @@ def _seeds(text: str | None) -> tuple[int, ...]:
 @click.option("--seeds", default=None, metavar="LIST",
               help="Render every spec once per seed (e.g. 0,1,2) as <name>-s<seed>.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.pass_context
-def batch(ctx: click.Context, specs: tuple[str, ...], out: str, backend: str, quality: str,
+def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
           jobs: int, executor: str, address: str | None, force: bool, only: tuple[str, ...],
           seeds: str | None, quiet: bool) -> None:
     """Render SPECS (spec .yaml files, folders of them, or plan .json files) into --out.
@@ -62,8 +62,10 @@ def batch(ctx: click.Context, specs: tuple[str, ...], out: str, backend: str, qu
                          executor=executor, address=address, force=force,
                          show_progress=not quiet)
     click.echo(summary_table(outcomes))
-    if any(o.status == "failed" for o in outcomes):
-        ctx.exit(1)
+    failed = [o.name for o in outcomes if o.status == "failed"]
+    if failed:
+        raise RenderError(f"{len(failed)} of {len(outcomes)} shot(s) failed: "
+                          f"{', '.join(failed)}", hint="see the table above; re-run to retry")
 
 
 COMMANDS = [batch]

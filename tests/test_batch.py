@@ -1,0 +1,157 @@
+"""Batch rendering: atomic shots, manifest, skip/redo on re-run, kill -9 resume, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.batch import clean_stale_temps, load_plans, run_batch
+from pipeline.cli import main
+from s2rhdr_loader import layout
+from tests.mitsuba_plans import make_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write_plans(folder: Path, plans) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for p in plans:
+        path = folder / f"{p.name}.json"
+        path.write_text(p.to_json())
+        paths.append(path)
+    return paths
+
+
+def _leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.startswith((".tmp", ".old"))
+            or p.name.endswith(".tmp") or ".tmp." in p.name]
+
+
+def _status(outcomes) -> dict[str, str]:
+    return {o.name: o.status for o in outcomes}
+
+
+def test_rerun_skips_complete_and_redoes_stale_or_damaged_shots(tmp_path):
+    plans = [make_plan("s-a", frames=2, passes=("img", "depth")),
+             make_plan("s-b", frames=2, passes=("img",))]
+    out = tmp_path / "ds"
+    first = run_batch(plans, out, quality="preview", show_progress=False)
+    assert _status(first) == {"s-a": "rendered", "s-b": "rendered"}
+    man = layout.read_manifest(out)
+    rec = man["sequences"]["s-a"]
+    assert rec["backend"] == "mitsuba" and rec["quality"] == "preview" and rec["frames"] == 2
+    assert "img/0001.exr" in rec["files"] and "camera_params/0000.json" in rec["files"]
+    assert layout.verify_sequence(out, "s-a") == []
+    mtime = (out / "s-a" / "meta.json").stat().st_mtime_ns
+
+    again = run_batch(plans, out, quality="preview", show_progress=False)
+    assert _status(again) == {"s-a": "skipped", "s-b": "skipped"}
+    assert (out / "s-a" / "meta.json").stat().st_mtime_ns == mtime
+
+    # a changed spec (hash) and a damaged file are both redone; the rest is skipped
+    changed = [dataclasses.replace(plans[0], spec_hash="other"), plans[1]]
+    img = out / "s-b" / "img" / "0001.exr"
+    img.write_bytes(img.read_bytes()[:-10])
+    redo = run_batch(changed, out, quality="preview", show_progress=False)
+    assert _status(redo) == {"s-a": "rendered", "s-b": "rendered"}
+    assert layout.read_manifest(out)["sequences"]["s-a"]["spec_hash"] == "other"
+    # another quality is another dataset: re-rendered; --force re-renders everything
+    assert _status(run_batch(changed, out, quality="default", show_progress=False))["s-b"] \
+        == "rendered"
+    forced = run_batch(changed, out, quality="default", force=True, show_progress=False)
+    assert set(_status(forced).values()) == {"rendered"}
+    assert _leftovers(out) == []
+
+
+def test_failing_shot_is_reported_and_the_batch_goes_on(tmp_path, capsys):
+    plans = _write_plans(tmp_path / "plans", [make_plan("ok-shot", frames=1),
+                                              make_plan("bad-shot", frames=1, preset="moon")])
+    out = tmp_path / "ds"
+    with pytest.raises(SystemExit) as exc:
+        main(["batch", *map(str, plans), "--out", str(out), "--quality", "preview", "-q"])
+    assert exc.value.code == 1
+    captured = capsys.readouterr()
+    text = captured.out
+    assert captured.err.strip().splitlines()[-1].startswith("error: 1 of 2 shot(s) failed")
+    assert "ok-shot   rendered" in text or "ok-shot  rendered" in text
+    bad_line = next(line for line in text.splitlines() if line.startswith("bad-shot"))
+    assert "failed" in bad_line and "unknown mitsuba preset 'moon'" in bad_line
+    assert "1 rendered, 0 skipped, 1 failed" in text
+    assert not (out / "bad-shot").exists() and _leftovers(out) == []
+    assert list(layout.read_manifest(out)["sequences"]) == ["ok-shot"]
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    plans = _write_plans(tmp_path, [make_plan("one", frames=1)])
+    with pytest.raises(SystemExit) as exc:
+        main(["batch", str(plans[0]), "--out", str(tmp_path / "o"), "--only", "nope"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --only nope: no such shot")
+    main(["batch", "--help"])
+    assert "s2rhdr-render batch scene_specs/ --out out/demo" in capsys.readouterr().out
+
+
+def test_stale_temp_folders_are_removed(tmp_path):
+    dead = tmp_path / ".tmp-x-999999999"
+    dead.mkdir(parents=True)
+    (dead / "junk.exr").write_bytes(b"x")
+    alive = tmp_path / f".tmp-y-{os.getppid()}"  # a live process (our parent) keeps its own
+    alive.mkdir()
+    removed = clean_stale_temps(tmp_path)
+    assert removed == [dead] and alive.exists()
+
+
+def test_kill_9_mid_shot_then_rerun_completes_without_rerendering(tmp_path):
+    quick = make_plan("k-a", frames=2, passes=("img",))
+    slow = make_plan("k-b", frames=14, size=(96, 64), spp=32, passes=("img", "flow"))
+    paths = _write_plans(tmp_path / "plans", [quick, slow])
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "pipeline.cli", "batch", *map(str, paths), "--out", str(out),
+           "--quality", "final", "-q"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    killed = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        tmp = [p for p in out.glob(".tmp-k-b-*") if list(p.glob("img/*.exr"))]
+        if tmp:
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert killed, "the batch finished before it could be killed mid-shot"
+    assert list(layout.read_manifest(out)["sequences"]) == ["k-a"]  # k-b was in flight
+    assert not (out / "k-b").exists()
+    mtime = (out / "k-a" / "meta.json").stat().st_mtime_ns
+
+    outcomes = run_batch(load_plans(paths), out, quality="final", show_progress=False)
+    assert _status(outcomes) == {"k-a": "skipped", "k-b": "rendered"}
+    assert (out / "k-a" / "meta.json").stat().st_mtime_ns == mtime
+    for name in ("k-a", "k-b"):
+        assert layout.verify_sequence(out, name) == []
+    assert layout.read_sequence(out / "k-b").num_frames == 14
+    assert _leftovers(out) == []
+
+
+def test_parallel_jobs_render_in_worker_processes(tmp_path):
+    plans = [make_plan(f"j-{i}", frames=1, passes=("img",)) for i in range(2)]
+    outcomes = run_batch(plans, tmp_path, quality="preview", jobs=2, show_progress=False)
+    assert _status(outcomes) == {"j-0": "rendered", "j-1": "rendered"}
+    assert sorted(layout.read_manifest(tmp_path)["sequences"]) == ["j-0", "j-1"]
+
+
+def test_ray_executor(tmp_path):
+    pytest.importorskip("ray")
+    plans = [make_plan("r-0", frames=1, passes=("img",))]
+    outcomes = run_batch(plans, tmp_path, quality="preview", executor="ray",
+                         show_progress=False)
+    assert _status(outcomes) == {"r-0": "rendered"}
