@@ -1,9 +1,10 @@
 """Readers for real HDR benchmark labels (Radiance RGBE ``.hdr``) so datasets can be compared.
 
 Kalantari and SCT ship ``HDRImg.hdr`` per scene, Challenge123 ``xxx_2/hdr_img.hdr``
-(``reference/hdr-metrics.md`` section 7). cv2 decodes RGBE natively (no EXR involved), returns
-BGR; we return RGB like every other reader in the toolkit. Labels are at their native scale
-(~[0, 1], shortest-exposure radiance), which is what the statistics expect for real data.
+(``reference/hdr-metrics.md`` section 7). Decoding is the shared numpy RGBE reader
+(``s2rhdr_loader.rgbe``, RGB order, identical to cv2's decode); this module finds the labels.
+Labels are at their native scale (~[0, 1], shortest-exposure radiance), which is what the
+statistics expect for real data.
 """
 
 from __future__ import annotations
@@ -17,31 +18,15 @@ import numpy as np
 LABEL_NAMES = ("HDRImg.hdr", "hdr_img.hdr")
 
 
-class HdrError(ValueError):
-    """An RGBE file is missing, empty or cannot be decoded; the message names the file."""
-
-
 def read_hdr(path: str | os.PathLike) -> np.ndarray:
-    """Linear RGB float32 (H, W, 3) from a Radiance RGBE file."""
-    import cv2
+    """Linear RGB float32 (H, W, 3); delegates to the shared ``s2rhdr_loader.rgbe`` reader.
 
-    path = Path(path)
-    if not path.is_file():
-        raise HdrError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise HdrError(f"{path}: empty file (0 bytes), not a Radiance .hdr")
-    with open(path, "rb") as fh:
-        if not fh.read(2) == b"#?":
-            raise HdrError(f"{path}: not a Radiance .hdr file (missing '#?' signature)")
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-    if img is None or img.ndim != 3 or img.shape[2] < 3:
-        raise HdrError(f"{path}: cannot decode Radiance .hdr (truncated or corrupt)")
-    return np.ascontiguousarray(img[:, :, 2::-1], dtype=np.float32)
+    Raises ``RGBEError`` (a ValueError naming the file) for missing, empty, truncated or
+    non-Radiance files.
+    """
+    from s2rhdr_loader.rgbe import read_hdr as _read
+
+    return np.ascontiguousarray(_read(path), dtype=np.float32)
 
 
 @dataclass(frozen=True)

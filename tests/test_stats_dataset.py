@@ -1,0 +1,126 @@
+"""Statistics over datasets: aggregation, real labels, skipped files, resume, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline import stats as S
+from s2rhdr_loader.rgbe import write_hdr
+from tests.test_stats_scenes import hdr_scene, run_cli, write_sequence
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    root = tmp_path / "render"
+    for s in range(2):
+        write_sequence(root / f"seq_{s}", [hdr_scene(seed=10 * s + i) for i in range(3)])
+    return root
+
+
+def real_labels(root, n=2, name="HDRImg.hdr"):
+    for i in range(n):
+        write_hdr(root / f"Test/{i:03d}" / name, np.clip(hdr_scene(seed=i) / 20, 0, 1.2))
+    return root
+
+
+def test_run_stats_aggregates_frames_sequences_and_dataset(dataset, tmp_path):
+    run = S.run_stats([dataset], S.StatsOptions(), progress=False)
+    (ds,) = run.doc["datasets"]
+    assert ds["kind"] == "rendered" and ds["normalisation"] == "official_p1p99"
+    assert ds["num_frames_measured"] == 6 and len(ds["sequences"]) == 2
+    frames = [f for s in ds["sequences"] for f in s["frames"]]
+    for m in S.METRICS:
+        vals = [f[m] for f in frames]
+        assert ds["metrics"][m]["mean"] == pytest.approx(np.mean(vals), rel=1e-6)
+        seq_means = [np.mean([f[m] for f in s["frames"]]) for s in ds["sequences"]]
+        assert ds["sequence_metrics"][m]["mean"] == pytest.approx(np.mean(seq_means), rel=1e-6)
+    # frame values equal the pure function on the officially normalised frame
+    from s2rhdr_loader.exr import read_exr
+
+    seq0 = ds["sequences"][0]
+    f0, f1 = (read_exr(dataset / "seq_0/img" / f"{i:04d}.exr") for i in (0, 1))
+    params = S.reference_params(f0, "official_p1p99")
+    expect, _ = S.frame_metrics(S.normalise(f1, "official_p1p99", params), S.StatsOptions())
+    for m in S.METRICS:
+        assert seq0["frames"][1][m] == pytest.approx(expect[m], rel=1e-5, abs=1e-6)
+    assert sum(ds["histogram"]["counts"]) + ds["histogram"]["zeros"] == 6 * 48 * 32
+    assert ("render", "seq_0") in run.thumbnails
+    assert run.doc["options"]["si_domain"] == "mu_law255" and "re-implemented" in run.doc["label"]
+
+
+def test_real_labels_use_native_scale_and_both_names(tmp_path):
+    real_labels(tmp_path / "kal")
+    real_labels(tmp_path / "c123", name="hdr_img.hdr")
+    run = S.run_stats([tmp_path / "kal", tmp_path / "c123"], S.StatsOptions(), progress=False)
+    kal, c123 = run.doc["datasets"]
+    assert kal["kind"] == c123["kind"] == "real" and kal["normalisation"] == "native"
+    assert kal["num_frames_measured"] == c123["num_frames_measured"] == 2
+    assert [s["name"] for s in kal["sequences"]] == ["Test/000", "Test/001"]
+    img = np.clip(hdr_scene(seed=0) / 20, 0, 1.2)
+    from s2rhdr_loader.rgbe import read_hdr
+
+    expect, _ = S.frame_metrics(read_hdr(tmp_path / "kal/Test/000/HDRImg.hdr"),
+                                S.StatsOptions())
+    assert kal["sequences"][0]["frames"][0]["FHLP"] == pytest.approx(expect["FHLP"], rel=1e-6)
+    assert expect["FHLP"] == pytest.approx(100 * np.mean(img >= 0.1), abs=1.0)  # RGBE rounding
+
+
+def test_unreadable_files_are_reported_and_skipped(dataset):
+    (dataset / "seq_1/img/0001.exr").write_bytes(b"")
+    p = dataset / "seq_1/img/0002.exr"
+    p.write_bytes(p.read_bytes()[:200])
+    run = S.run_stats([dataset], S.StatsOptions(), progress=False)
+    (ds,) = run.doc["datasets"]
+    assert ds["num_frames_measured"] == 4
+    msgs = {e["path"]: e["message"] for e in ds["errors"]}
+    assert "empty file" in msgs[str(dataset / "seq_1/img/0001.exr")]
+    assert str(p) in msgs[str(p)]
+
+
+def test_stats_resume_from_cache_and_invalidate_on_change(dataset, tmp_path, monkeypatch):
+    cache = tmp_path / "out/.cache"
+    first = S.run_stats([dataset], S.StatsOptions(), cache_dir=cache, progress=False)
+    assert len(list(cache.glob("*.json"))) == 2  # one unit per sequence
+
+    def boom(unit):
+        raise AssertionError("recomputed a cached unit")
+
+    monkeypatch.setattr(S, "compute_unit", boom)
+    again = S.run_stats([dataset], S.StatsOptions(), cache_dir=cache, progress=False)
+    assert again.doc["datasets"] == first.doc["datasets"]
+    # a changed frame invalidates its sequence only; the failing unit is reported, not raised
+    from s2rhdr_loader.exr import write_exr
+
+    write_exr(dataset / "seq_1/img/0000.exr", hdr_scene(seed=99))
+    third = S.run_stats([dataset], S.StatsOptions(), cache_dir=cache, progress=False)
+    (ds,) = third.doc["datasets"]
+    assert [s["name"] for s in ds["sequences"]] == ["seq_0"]
+    assert "recomputed a cached unit" in ds["errors"][0]["message"]
+
+
+def test_sampling_and_chunking_keep_results(dataset):
+    opts = S.StatsOptions(frames="every:2")
+    units = S.plan_units(S.open_source(dataset), opts, jobs=4)
+    assert len(units) == 4  # 2 sequences x 2 frames, split so 4 workers stay busy
+    whole = S.run_stats([dataset], opts, progress=False).doc["datasets"][0]
+    assert whole["num_frames_measured"] == 4
+    assert [f["index"] for f in whole["sequences"][0]["frames"]] == [0, 2]
+
+
+def test_cli_stats_writes_json_csv_and_rejects_bad_input(dataset, tmp_path, capsys):
+    out = tmp_path / "st"
+    assert run_cli(["stats", str(dataset), "-o", str(out), "-q", "--si-domain", "gamma22_255",
+                    "--frames", "every:2"]) == 0
+    doc = json.loads((out / "stats.json").read_text())
+    assert doc["options"]["si_domain"] == "gamma22_255" and doc["options"]["frames"] == "every:2"
+    lines = (out / "stats.csv").read_text().splitlines()
+    assert lines[0].startswith("dataset,sequence,index,path") and len(lines) == 1 + 4
+    for argv, msg in ((["stats", str(tmp_path / "nope"), "-o", str(out)], "not found"),
+                      (["stats", str(dataset), "-o", str(out), "--frames", "some"],
+                       "frame sampling")):
+        assert run_cli(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: ") and msg in err[-1] and len(err) == 1
