@@ -1,0 +1,87 @@
+"""Report: files produced, HTML self-contained with every plot, anchors and validation."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline import plotting
+from s2rhdr_loader.rgbe import write_hdr
+from tests.test_stats_scenes import hdr_scene, run_cli, write_sequence
+
+
+def decode(png: bytes) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None
+    return img
+
+
+def test_report_two_datasets_embeds_plots_anchors_and_validation(tmp_path):
+    render = tmp_path / "render"
+    for s in range(2):
+        write_sequence(render / f"seq_{s}", [hdr_scene(seed=10 * s + i) for i in range(2)])
+    real = tmp_path / "kalantari"
+    for i in range(2):
+        write_hdr(real / f"{i:03d}/HDRImg.hdr", np.clip(hdr_scene(seed=i) / 20, 0, 1))
+    assert run_cli(["validate", str(render), "-q"]) == 0
+    out = tmp_path / "rep"
+    assert run_cli(["report", str(render), str(real), "-o", str(out), "-q"]) == 0
+    for name in ("stats.json", "stats.csv", "report.html"):
+        assert (out / name).stat().st_size > 0
+    pngs = sorted((out / "plots").glob("*.png"))
+    names = {p.name for p in pngs}
+    assert {"luminance_histogram.png", "dr_per_sequence.png", "fhlp_per_sequence.png",
+            "scatter_fhlp_dr.png", "contact_sheet.png"} <= names
+    html = (out / "report.html").read_text()
+    embedded = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
+    assert len(embedded) == len(pngs)
+    on_disk = {p.read_bytes() for p in pngs}
+    assert {base64.b64decode(b) for b in embedded} == on_disk
+    for p in pngs:
+        assert decode(p.read_bytes()).shape[0] > 50
+    assert "re-implemented" in html and "28.02" in html and "Kalantari (paper)" in html
+    assert "si_domain" in html and "mu_law255" in html
+    assert "PASS" in html  # validation.json of the render root is summarised
+    assert "<b>render</b> (ours, re-implemented)" in html and "kalantari" in html
+    # the contact sheet holds one tile per sequence: 2 rendered + 2 real
+    sheet = decode((out / "plots/contact_sheet.png").read_bytes())
+    assert sheet.shape[1] >= 4 * 192
+
+
+def test_report_resumes_from_cache(tmp_path):
+    render = tmp_path / "render"
+    write_sequence(render / "a", [hdr_scene(seed=i) for i in range(2)])
+    out = tmp_path / "rep"
+    assert run_cli(["report", str(render), "-o", str(out), "-q"]) == 0
+    first = (out / "stats.json").read_text()
+    cached = sorted((out / ".cache").glob("*.json"))
+    assert cached
+    assert run_cli(["report", str(render), "-o", str(out), "-q"]) == 0
+    assert (out / "stats.json").read_text() == first
+
+
+def test_nice_ticks_and_formatting():
+    assert plotting.nice_ticks(0, 10) == [0, 2, 4, 6, 8, 10]
+    assert plotting.nice_ticks(0.13, 0.61) == pytest.approx([0.2, 0.3, 0.4, 0.5, 0.6])
+    assert plotting.fmt_tick(1e-3, log=True) == "1e-3" and plotting.fmt_tick(1, log=True) == "1"
+
+
+def test_plot_helpers_draw_data_where_expected():
+    png = plotting.line_plot([("a", [1e-3, 1e-2, 1e-1, 1.0], [0, 5, 10, 0])], xlog=True,
+                             title="t", xlabel="x", ylabel="y", size=(320, 200))
+    img = decode(png)
+    assert img.shape == (200, 320, 3)
+    blue = np.all(img == plotting.colour(0), axis=2)
+    assert blue.sum() > 50  # the line (and its legend swatch) is drawn in series colour 0
+    box = decode(plotting.box_plot([("a", [1, 2, 3, 4, 5, 6, 7, 30]), ("b", [])], size=(300, 200)))
+    assert np.all(box == plotting.colour(0), axis=2).sum() > 100
+    sc = decode(plotting.scatter_plot([("a", [0, 1], [0, 1]), ("b", [0.5], [0.5])]))
+    assert np.all(sc == plotting.colour(1), axis=2).sum() > 5
+    tiles = [("x", np.zeros((30, 40, 3), np.uint8)), ("y", np.full((30, 40, 3), 200, np.uint8))]
+    sheet = decode(plotting.contact_sheet(tiles, cols=2, tile_width=40))
+    assert sheet.shape[1] == 2 * 48 + 8
+    assert decode(plotting.bar_plot(["a", "b"], [1.0, 2.0])).shape == (380, 640, 3)
