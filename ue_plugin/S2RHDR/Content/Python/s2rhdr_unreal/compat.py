@@ -23,6 +23,16 @@ class CompatError(RuntimeError):
     """The running engine lacks something the plugin needs (message says what and how to fix)."""
 
 
+def legacy(obj: Any, name: str) -> Any:
+    """A pre-5.6 name, looked up by string: the only way old names enter the plugin, so the
+    5.6 name check (tests/test_unreal_names.py) can tell them from names we rely on."""
+    value = getattr(obj, name, None)
+    if value is None:
+        raise CompatError(f"{name} not found on {getattr(obj, '__name__', type(obj).__name__)}: "
+                          f"this engine ({engine_version()}) is not supported (UE 5.2 - 5.6)")
+    return value
+
+
 def engine_version() -> str:
     try:
         return str(unreal.SystemLibrary.get_engine_version())
@@ -33,12 +43,12 @@ def engine_version() -> str:
 def primary_config_class() -> Any:
     """``MoviePipelinePrimaryConfig`` (5.2+) or the old ``MoviePipelineMasterConfig``."""
     cls = getattr(unreal, "MoviePipelinePrimaryConfig", None)
-    if cls is None:
-        cls = getattr(unreal, "MoviePipelineMasterConfig", None)
-    if cls is None:
+    if cls is not None:
+        return cls
+    if getattr(unreal, "MoviePipelineMasterConfig", None) is None:
         raise CompatError("Movie Render Queue is not loaded: enable the MovieRenderPipeline "
                           "plugin (Edit > Plugins) and restart the editor")
-    return cls
+    return legacy(unreal, "MoviePipelineMasterConfig")
 
 
 def set_cvar(cvar_setting: Any, name: str, value: float) -> None:
@@ -110,7 +120,7 @@ def destroy_actor(actor: Any) -> None:
 
 def section_channels(section: Any) -> list[Any]:
     """All scripting channels of a section (``get_all_channels``; ``get_channels`` before)."""
-    getter = getattr(section, "get_all_channels", None) or section.get_channels
+    getter = getattr(section, "get_all_channels", None) or legacy(section, "get_channels")
     return list(getter())
 
 
@@ -159,5 +169,5 @@ def binding_id(sequence: Any, binding: Any) -> Any:
     getter: Callable[..., Any] | None = getattr(sequence, "get_binding_id", None)
     if getter is not None:
         return getter(binding)
-    return sequence.make_binding_id(
-        binding, unreal.MovieSceneObjectBindingSpace.LOCAL)
+    return legacy(sequence, "make_binding_id")(
+        binding, legacy(unreal, "MovieSceneObjectBindingSpace").LOCAL)

@@ -90,6 +90,9 @@ def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
     job.set_editor_property("sequence", unreal.SoftObjectPath(sequence.get_path_name()))
     job.set_editor_property("map", unreal.SoftObjectPath(level))
     config = job.get_configuration()
+    if config is None:  # a job without a config (seen with custom default job types)
+        config = unreal.new_object(compat.primary_config_class(), job)
+        job.set_configuration(config)
     _remove_ldr_outputs(config)
 
     if s["renderer"] == "path_tracer":

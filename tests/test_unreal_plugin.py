@@ -1,0 +1,480 @@
+"""The Unreal plugin against a recording fake ``unreal``: what it asks the engine to do.
+
+Nothing here ran inside Unreal. The fake (tests/fake_unreal) keeps engine-like state (struct
+copies, delegates, keyed channels, an MRQ queue) so these tests check the calls and values the
+plugin produces for every scene spec and for a hand-built plan with every actor kind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import geometry as g
+from pipeline.plan_model import (
+    ActorPlan,
+    ActorPose,
+    CameraPlan,
+    CameraPose,
+    EnvironmentPlan,
+    ExposurePlan,
+    FramePlan,
+    RenderPlan,
+    ShotPlan,
+    SkyPlan,
+    exposure_scale,
+)
+from tests.fake_unreal import make_module
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_PY = ROOT / "ue_plugin" / "S2RHDR" / "Content" / "Python"
+SPECS = sorted(p for p in (ROOT / "scene_specs").glob("*.yaml") if not p.name.startswith("_"))
+LEVEL = "/Game/Maps/Street"
+
+
+def _purge() -> None:
+    for name in list(sys.modules):
+        if name == "s2rhdr_unreal" or name.startswith("s2rhdr_unreal."):
+            del sys.modules[name]
+
+
+@pytest.fixture
+def ue(request, monkeypatch):
+    """A fresh fake engine of the requested version with the plugin importable against it."""
+    fake = make_module(getattr(request, "param", "5.6"))
+    monkeypatch.setitem(sys.modules, "unreal", fake)
+    monkeypatch.syspath_prepend(str(PLUGIN_PY))
+    _purge()
+    yield fake
+    _purge()
+
+
+def hand_plan(frames: int = 3, warmup: int = 2) -> ShotPlan:
+    """Every actor kind, a camera whose yaw crosses +-180 deg, an actor hidden at the start."""
+    k = g.intrinsics(24, 36, 64, 36)
+    timeline = []
+    for i in range(-warmup, frames):
+        loc, rot = (0.5 * i, 0.02 * i, 1.6), (0.3 * i, -2.0 + 0.1 * i, 178.0 + 1.5 * (i + warmup))
+        rot = (rot[0], rot[1], (rot[2] + 180.0) % 360.0 - 180.0)
+        actors = (
+            ActorPose("actor_00", (6.0, -3 + 0.05 * i, 0.0), (0.0, 0.0, 90.0)),
+            ActorPose("actor_01", (20.0, -15 + 0.3 * i, 0.0), (0.0, 0.0, 90.0)),
+            ActorPose("actor_02", (8.0, 1.0, 0.0), (0.0, 0.0, -90.0), visible=i >= 1),
+        )
+        timeline.append(FramePlan(i, i / 30, CameraPose(loc, rot, g.world_to_camera(loc, rot)),
+                                  actors))
+    unreal_q = {"spatial_samples": 4, "temporal_samples": 3, "warmup_frames": 16}
+    return ShotPlan(
+        name="hand_shot", seed=3, spec_hash="feed", fps=30, frames=frames, warmup_frames=warmup,
+        camera=CameraPlan(24, (36, 20.25), k, "walking", fstop=5.6, focus_distance_m=12.0),
+        exposure=ExposurePlan(11.5, exposure_scale(11.5)),
+        environment=EnvironmentPlan(None, SkyPlan(3000.0), backends={"unreal": {"level": LEVEL}}),
+        actors=(
+            ActorPlan("actor_00", "pedestrian", {"unreal": {"mesh": "/Game/People/SK_Man",
+                                                            "anim": "/Game/People/A_Walk"}},
+                      ((6, -3, 0), (6, 3, 0)), 1.4),
+            ActorPlan("actor_01", "vehicle", {"unreal": {"mesh": "/Game/Cars/SM_Sedan"}},
+                      ((20, -15, 0), (20, 15, 0)), 9.0),
+            ActorPlan("actor_02", "animal", {"unreal": {"mesh": "/Game/Animals/SK_Dog",
+                                                        "anim": "/Game/Animals/A_Trot"}},
+                      ((8, 1, 0), (8, -1, 0)), 2.0, start_frame=1, scale=0.8),
+        ),
+        render=RenderPlan((64, 36), ("img",), quality={"unreal": unreal_q}),
+        timeline=tuple(timeline),
+    )
+
+
+def spec_plans() -> list[ShotPlan]:
+    from pipeline.plan import make_plan
+    from pipeline.spec import load_spec
+
+    return [make_plan(load_spec(p)) for p in SPECS]
+
+
+def register_assets(fake, plan: ShotPlan) -> None:
+    level = (plan.environment.backends.get("unreal") or {}).get("level")
+    if level:
+        fake.add_asset(level, "World")
+    for actor in plan.actors:
+        refs = actor.backends.get("unreal") or {}
+        if refs.get("mesh"):
+            kind = "StaticMesh" if actor.kind == "vehicle" else "SkeletalMesh"
+            fake.add_asset(refs["mesh"], kind)
+        if refs.get("anim"):
+            fake.add_asset(refs["anim"], "AnimSequence")
+
+
+def norm_deg(a: float) -> float:
+    return (a + 180.0) % 360.0 - 180.0
+
+
+def start_headless(fake, plan: ShotPlan, tmp_path: Path, quality: str = "default"):
+    from s2rhdr_unreal import headless
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    exits: list[int] = []
+    out, status = tmp_path / "shot", tmp_path / "status.json"
+    rc = headless.main(["--plan", str(tmp_path / "plan.json"), "--out", str(out),
+                        "--status", str(status), "--quality", quality], exit_fn=exits.append)
+    return rc, exits, out, status
+
+
+def _job(fake):
+    sub = fake.get_editor_subsystem(fake.MoviePipelineQueueSubsystem)
+    (job,) = sub.queue.get_jobs()
+    return job, job.get_configuration()
+
+
+def _lock_volume(fake, sequence):
+    vols = [b.template for b in sequence.bindings if type(b.template).__name__ ==
+            "PostProcessVolume"]
+    assert len(vols) == 1, "exactly one linear-lock volume, as a spawnable of the sequence"
+    return vols[0]
+
+
+def _sequence(fake, plan):
+    return fake.assets[f"/Game/S2RHDR/Sequences/{plan.name}"]
+
+
+# ---- the whole headless shot ------------------------------------------------------------
+
+def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
+    rc, exits, out, status = start_headless(fake, plan, tmp_path)
+    assert rc == 0 and exits == [], fake.log_lines
+    seq = _sequence(fake, plan)
+    frames = [f.index for f in plan.timeline]
+
+    # sequence: rate, playback range, camera cut extended over the warm-up frames
+    assert seq.display_rate == (30, 1) or seq.display_rate[0] / seq.display_rate[1] == plan.fps
+    assert seq.playback == [0, plan.frames]
+    (cut_track,) = seq.find_tracks_by_type(fake.MovieSceneCameraCutTrack)
+    (cut,) = cut_track.sections
+    assert cut.range == (-plan.warmup_frames, plan.frames)
+    cam_binding = next(b for b in seq.bindings if type(b.template).__name__ == "CineCameraActor")
+    assert cut.prop("camera_binding_id").prop("guid") == cam_binding.get_id()
+
+    # camera: lens, filmback (aspect = output aspect), focus; one key per frame = plan pose
+    comp = cam_binding.template.get_cine_camera_component()
+    w, h = plan.render.resolution
+    assert comp.prop("current_focal_length") == plan.camera.focal_length_mm
+    assert comp.prop("current_aperture") == plan.camera.fstop
+    fb = comp.prop("filmback")
+    assert fb.prop("sensor_width") == plan.camera.sensor_mm[0]
+    assert fb.prop("sensor_height") == pytest.approx(plan.camera.sensor_mm[0] * h / w)
+    lens = comp.prop("lens_settings")
+    assert lens.prop("min_focal_length") <= plan.camera.focal_length_mm <= lens.prop(
+        "max_focal_length")
+    focus = comp.prop("focus_settings")
+    assert focus.prop("focus_method") is fake.CameraFocusMethod.MANUAL
+    assert focus.prop("manual_focus_distance") == pytest.approx(plan.camera.focus_distance_m * 100)
+    (xf_track,) = cam_binding.find_tracks_by_type(fake.MovieScene3DTransformTrack)
+    (xf,) = xf_track.sections
+    assert xf.range == (frames[0], frames[-1] + 1)
+    chans = {c.get_name(): c for c in xf.channels}
+    for axis, name in enumerate("XYZ"):
+        loc_keys = chans[f"Location.{name}"].keys
+        rot_keys = chans[f"Rotation.{name}"].keys
+        assert [k[0] for k in loc_keys] == frames and [k[0] for k in rot_keys] == frames
+        for fp, lk, rk in zip(plan.timeline, loc_keys, rot_keys):
+            assert lk[1] == pytest.approx(fp.camera.location[axis] * 100.0, abs=1e-9)
+            assert norm_deg(rk[1] - fp.camera.rotation[axis]) == pytest.approx(0.0, abs=1e-9)
+    yaws = [k[1] for k in chans["Rotation.Z"].keys]
+    assert all(abs(b - a) < 180.0 for a, b in zip(yaws, yaws[1:])), "yaw keys are unwrapped"
+
+    # actors: count, assets, classes, keys, animation
+    actor_bindings = [b for b in seq.bindings if type(b.template).__name__ in (
+        "SkeletalMeshActor", "StaticMeshActor")]
+    assert len(actor_bindings) == len(plan.actors)
+    for actor, binding in zip(plan.actors, actor_bindings):
+        refs = actor.backends["unreal"]
+        tmpl = binding.template
+        if type(tmpl).__name__ == "SkeletalMeshActor":
+            mesh = tmpl.prop("skeletal_mesh_component").prop("skeletal_mesh_asset")
+        else:
+            mesh = tmpl.prop("static_mesh_component").prop("static_mesh")
+        assert mesh is fake.assets[refs["mesh"]]
+        assert (type(tmpl).__name__ == "StaticMeshActor") == (actor.kind == "vehicle")
+        (track,) = binding.find_tracks_by_type(fake.MovieScene3DTransformTrack)
+        ch = {c.get_name(): c for c in track.sections[0].channels}
+        poses = [next(a for a in f.actors if a.id == actor.id) for f in plan.timeline]
+        assert [k[0] for k in ch["Location.X"].keys] == frames
+        for axis, name in enumerate("XYZ"):
+            assert [k[1] for k in ch[f"Location.{name}"].keys] == pytest.approx(
+                [p.location[axis] * 100.0 for p in poses])
+            assert all(norm_deg(k[1] - p.rotation[axis]) == pytest.approx(0, abs=1e-9)
+                       for k, p in zip(ch[f"Rotation.{name}"].keys, poses))
+            assert {k[1] for k in ch[f"Scale.{name}"].keys} == {float(actor.scale)}
+        anims = binding.find_tracks_by_type(fake.MovieSceneSkeletalAnimationTrack)
+        if refs.get("anim"):
+            (anim_section,) = anims[0].sections
+            params = anim_section.prop("params")
+            assert params.prop("animation") is fake.assets[refs["anim"]]
+            assert anim_section.range == (frames[0], frames[-1] + 1)
+        else:
+            assert anims == []
+        if not all(p.visible for p in poses):
+            (spawn,) = binding.find_tracks_by_type(fake.MovieSceneSpawnTrack)
+            keys = spawn.sections[0].channels[0].keys
+            first_visible = next(f.index for f, p in zip(plan.timeline, poses) if p.visible)
+            assert (frames[0], False, None) in keys and (first_visible, True, None) in keys
+
+    # the linear lock
+    vol = _lock_volume(fake, seq)
+    assert vol.prop("unbound") is True and vol.prop("priority") >= 1e5
+    assert vol.prop("blend_weight") == 1.0
+    pp = vol.prop("settings")
+    assert pp.prop("auto_exposure_method") is fake.AutoExposureMethod.AEM_MANUAL
+    assert pp.prop("auto_exposure_apply_physical_camera_exposure") is True
+    assert pp.prop("auto_exposure_bias") == 0.0
+    from s2rhdr_unreal import linear
+
+    ev = linear.ev100_of(pp.prop("camera_iso"), pp.prop("camera_shutter_speed"),
+                         pp.prop("depth_of_field_fstop"))
+    assert ev == pytest.approx(plan.exposure.ev100, abs=1e-9)
+    assert pp.prop("depth_of_field_fstop") == plan.camera.fstop
+    for name, value in linear.EFFECTS_OFF.items():
+        assert pp.prop(name) == value, name
+    for name in ("bloom_intensity", "vignette_intensity", "film_grain_intensity",
+                 "lens_flare_intensity", "scene_fringe_intensity", "motion_blur_amount",
+                 "tone_curve_amount", "expand_gamut", "local_exposure_detail_strength",
+                 "auto_exposure_method", "camera_iso", "camera_shutter_speed",
+                 "depth_of_field_fstop", "auto_exposure_bias", "color_gamma"):
+        assert pp.prop(f"override_{name}") is True, f"override_{name} not set"
+    assert pp.prop("color_gamma").tuple() == (1.0, 1.0, 1.0, 1.0)
+
+    # the MRQ job
+    job, cfg = _job(fake)
+    assert job.prop("sequence").prop("path_string") == seq.get_path_name()
+    assert job.prop("map").prop("path_string") == plan.environment.backends["unreal"]["level"]
+    names = [type(s).__name__ for s in cfg.get_all_settings()]
+    assert not any(n.endswith(("_PNG", "_JPG", "_BMP")) for n in names), names
+    exr = cfg.find_setting_by_class(fake.MoviePipelineImageSequenceOutput_EXR)
+    assert exr.prop("compression").name == plan.render.exr_compression.upper()
+    assert exr.prop("multilayer") is False
+    color = cfg.find_setting_by_class(fake.MoviePipelineColorSetting)
+    assert color.prop("disable_tone_curve") is True
+    assert color.prop("ocio_configuration").prop("is_enabled") is False
+    out_s = cfg.find_setting_by_class(fake.MoviePipelineOutputSetting)
+    assert out_s.prop("use_custom_playback_range") is True
+    assert (out_s.prop("custom_start_frame"), out_s.prop("custom_end_frame")) == (0, plan.frames)
+    assert out_s.prop("output_resolution").tuple() == tuple(plan.render.resolution)
+    aa = cfg.find_setting_by_class(fake.MoviePipelineAntiAliasingSetting)
+    q = {"spatial_samples": 8, "temporal_samples": 1, "warmup_frames": 32}
+    q.update(plan.render.quality.get("unreal") or {})
+    if not q.get("path_tracer"):
+        assert aa.prop("spatial_sample_count") == q["spatial_samples"]
+    assert aa.prop("temporal_sample_count") == q["temporal_samples"]
+    assert aa.prop("engine_warm_up_count") == q["warmup_frames"]
+    assert aa.prop("render_warm_up_count") == plan.warmup_frames
+    assert aa.prop("use_camera_cut_for_warm_up") is (plan.warmup_frames > 0)
+    assert aa.prop("override_anti_aliasing") is True
+    cvars = fake.cvars_of(cfg.find_setting_by_class(fake.MoviePipelineConsoleVariableSetting))
+    assert cvars["r.MotionBlurQuality"] == 0.0
+    game = cfg.find_setting_by_class(fake.MoviePipelineGameOverrideSetting)
+    assert game.prop("cinematic_quality_settings") is True
+
+    # render, then the dataset layout and status
+    fake.tick(2.0)
+    assert any(line.startswith("S2RHDR_PROGRESS") for line in fake.log_lines)
+    fake.simulate_render(True)
+    assert exits == [0]
+    assert ("SystemLibrary", "quit_editor", (), {}) not in fake.calls  # exit_fn replaced it
+    st = json.loads(status.read_text())
+    assert st["ok"] is True and st["error"] == ""
+    for i in range(plan.frames):
+        assert (out / "img" / f"{i:04d}.exr").read_bytes() == b"exr %d" % i
+        cp = json.loads((out / "camera_params" / f"{i:04d}.json").read_text())
+        assert cp == json.loads(json.dumps(plan.camera_params(i)))
+    assert not (out / ".mrq").exists()
+    assert (out / "plan.json").read_text() == plan.to_json()
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["backend"] == "unreal" and meta["exposure"]["ev100"] == plan.exposure.ev100
+    assert meta["mrq"]["frame_range"] == [0, plan.frames]
+
+
+def test_hand_plan_builds_locks_and_renders(ue, tmp_path):
+    plan = hand_plan()
+    register_assets(ue, plan)
+    _check_shot(ue, plan, tmp_path)
+    assert ue.current_level == LEVEL
+
+
+@pytest.mark.skipif(not SPECS, reason="no scene specs in scene_specs/ yet")
+def test_every_scene_spec_builds_and_renders(tmp_path, monkeypatch):
+    plans = spec_plans()
+    for i, plan in enumerate(plans):
+        if not (plan.environment.backends.get("unreal") or {}).get("level"):
+            continue  # a Mitsuba-only spec
+        fake = make_module("5.6")
+        monkeypatch.setitem(sys.modules, "unreal", fake)
+        monkeypatch.syspath_prepend(str(PLUGIN_PY))
+        _purge()
+        register_assets(fake, plan)
+        _check_shot(fake, plan, tmp_path / f"s{i}")
+    _purge()
+
+
+@pytest.mark.parametrize("ue", ["5.1", "5.2", "5.3", "5.6"], indirect=True)
+def test_version_branches(ue, tmp_path):
+    """The same shot on each engine flavour: compat picks the right name each time."""
+    plan = hand_plan()
+    register_assets(ue, plan)
+    _check_shot(ue, plan, tmp_path)
+    _, cfg = _job(ue)
+    version = ue.__fake_version__
+    assert type(cfg).__name__ == ("MoviePipelineMasterConfig" if version == "5.1"
+                                  else "MoviePipelinePrimaryConfig")
+    exr = cfg.find_setting_by_class(ue.MoviePipelineImageSequenceOutput_EXR)
+    assert exr.prop("compression").value == (3 if version == "5.6" else 2)  # ZIP renumbered
+    seq = _sequence(ue, plan)
+    dog = next(b for b in seq.bindings if b.display_name.endswith("actor_02"))
+    rate = dog.find_tracks_by_type(ue.MovieSceneSkeletalAnimationTrack)[0].sections[0].prop(
+        "params").prop("play_rate")
+    if version == "5.6":
+        assert type(rate).__name__ == "MovieSceneTimeWarpVariant"
+        assert rate.prop("fixed_play_rate") == 1.0
+    else:
+        assert rate == 1.0
+    cvar_calls = [c for c in ue.calls if c[1] == "add_or_update_console_variable"]
+    assert bool(cvar_calls) is (version != "5.1")
+    offscreen = [c for c in ue.calls if c[1] == "set_is_rendering_offscreen"]
+    assert bool(offscreen) is (version != "5.1")
+    game = cfg.find_setting_by_class(ue.MoviePipelineGameOverrideSetting)
+    hlod = "disable_hlods" if version == "5.6" else "disable_hlo_ds"
+    assert game.prop(hlod) is True
+
+
+def test_missing_assets_are_reported_and_exit_nonzero(ue, tmp_path):
+    plan = hand_plan()
+    register_assets(ue, plan)
+    del ue.assets["/Game/Cars/SM_Sedan"]
+    del ue.assets["/Game/People/A_Walk"]
+    rc, exits, out, status = start_headless(ue, plan, tmp_path)
+    assert rc == 4 and exits == [4]
+    st = json.loads(status.read_text())
+    assert st["ok"] is False
+    assert st["missing_assets"] == ["/Game/People/A_Walk", "/Game/Cars/SM_Sedan"]
+    markers = [ln for ln in ue.log_lines if ln.startswith("S2RHDR_MISSING_ASSET")]
+    assert markers == ["S2RHDR_MISSING_ASSET /Game/People/A_Walk",
+                       "S2RHDR_MISSING_ASSET /Game/Cars/SM_Sedan"]
+    assert "/Game/S2RHDR/Sequences/hand_shot" not in ue.assets  # nothing built
+
+
+def test_failed_or_partial_render_reports_error(ue, tmp_path):
+    plan = hand_plan()
+    register_assets(ue, plan)
+    rc, exits, out, status = start_headless(ue, plan, tmp_path)
+    assert rc == 0
+    ue.simulate_render(True, frames_written=2)  # MRQ "succeeded" but lost a frame
+    assert exits == [3]
+    st = json.loads(status.read_text())
+    assert st["ok"] is False and "missing 2" in st["error"]
+    assert not (out / "meta.json").exists()
+
+
+def test_preview_quality_and_path_tracer_settings(ue):
+    from dataclasses import replace
+
+    from s2rhdr_unreal import render
+
+    plan = hand_plan()
+    s = render.mrq_settings(plan, "preview")
+    assert (s["spatial_samples"], s["temporal_samples"], s["engine_warm_up_count"]) == (1, 1, 8)
+    pt = replace(plan, render=replace(plan.render, quality={"unreal": {
+        "path_tracer": True, "spatial_samples": 64, "temporal_samples": 1}}))
+    s = render.mrq_settings(pt, "final")
+    assert s["renderer"] == "path_tracer" and s["spatial_samples"] == 64
+    assert s["anti_aliasing"] == "AAM_NONE"
+    lossy = replace(plan, render=replace(plan.render, exr_compression="dwaa"))
+    with pytest.raises(Exception, match="lossy"):
+        from s2rhdr_unreal import compat
+
+        compat.exr_compression(render.mrq_settings(lossy)["exr_compression"])
+
+
+def test_path_tracer_job_replaces_deferred_pass(ue, tmp_path):
+    from dataclasses import replace
+
+    from s2rhdr_unreal import render, sequence
+
+    plan = hand_plan()
+    plan = replace(plan, render=replace(plan.render, quality={"unreal": {"path_tracer": True}}))
+    register_assets(ue, plan)
+    shot = sequence.build_sequence(plan)
+    render.configure_job(plan, shot.sequence, shot.level, tmp_path / ".mrq", "final")
+    _, cfg = _job(ue)
+    kinds = [type(s).__name__ for s in cfg.get_all_settings()]
+    assert "MoviePipelineDeferredPass_PathTracer" in kinds
+    assert "MoviePipelineDeferredPassBase" not in kinds
+
+
+@pytest.mark.parametrize("ev100,fstop", [(12.0, 8.0), (2.0, 8.0), (20.0, 1.4), (-3.0, 22.0)])
+def test_physical_exposure_round_trips_and_stays_in_slider_range(ev100, fstop):
+    sys.path.insert(0, str(PLUGIN_PY))
+    try:
+        from s2rhdr_unreal import linear
+    finally:
+        sys.path.remove(str(PLUGIN_PY))
+    e = linear.physical_exposure(ev100, fstop)
+    assert linear.ev100_of(e["camera_iso"], e["camera_shutter_speed"], fstop) == pytest.approx(
+        ev100, abs=1e-12)
+    assert 1.0 <= e["camera_shutter_speed"] <= 2000.0
+    # UE scales luminance by 1 / (1.2 * 2^EV100): the plan's exposure scale
+    assert exposure_scale(ev100) == pytest.approx(1 / (1.2 * 2 ** ev100))
+    _purge()
+
+
+def test_menu_registers_specs_and_runs_build_only(ue, tmp_path, monkeypatch):
+    from s2rhdr_unreal import menu
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.yaml").write_text("name: a\n")
+    (specs / "_defaults.yaml").write_text("seed: 1\n")
+    monkeypatch.setenv("S2RHDR_SPEC_DIRS", str(specs))
+    sub = menu.register()
+    menu.register()  # idempotent: rebuilt, not duplicated
+    main = ue.ToolMenus.get().extend_menu("LevelEditor.MainMenu")
+    assert list(main.subs) == ["S2RHDR"]
+    sub = main.subs["S2RHDR"]
+    labels = [e.prop("_label") for _, e in sub.entries]
+    assert "Render scene spec: a.yaml" in labels and "Build sequence only: a.yaml" in labels
+    assert not any("_defaults" in lbl for lbl in labels)
+    commands = [e.prop("_command") for _, e in sub.entries]
+    assert all(c[0] is ue.ToolMenuStringCommandType.PYTHON for c in commands)
+    # a broken spec becomes a dialog with the file name, never a traceback
+    monkeypatch.setattr("pipeline.spec.load_spec", _raise_spec_error)
+    assert menu.run(str(specs / "a.yaml"), render=False) is None
+    assert ue.dialogs and "a.yaml" in ue.dialogs[-1][1]
+
+
+def _raise_spec_error(path):
+    from pipeline.errors import SpecError
+
+    raise SpecError(str(path), 1, 1, "frames: must be a positive integer")
+
+
+def test_init_unreal_registers_menu_only_when_interactive(ue):
+    import runpy
+
+    ue.unattended = True
+    runpy.run_path(str(PLUGIN_PY / "init_unreal.py"))
+    assert ue.ToolMenus.get().menus == {}
+    ue.unattended = False
+    runpy.run_path(str(PLUGIN_PY / "init_unreal.py"))
+    assert "S2RHDR" in ue.ToolMenus.get().extend_menu("LevelEditor.MainMenu").subs
+
+
+def test_unwrap_and_frame_rate(ue):
+    from s2rhdr_unreal import sequence
+
+    assert sequence.unwrap_degrees([179.0, -179.0, -177.0, 179.0]) == [179.0, 181.0, 183.0,
+                                                                       179.0]
+    assert sequence.frame_rate(29.97).tuple() == (2997, 100) or math.isclose(
+        sequence.frame_rate(29.97).tuple()[0] / sequence.frame_rate(29.97).tuple()[1], 29.97)
+    assert sequence.frame_rate(30).tuple() == (30, 1)
