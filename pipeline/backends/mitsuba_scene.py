@@ -226,16 +226,18 @@ def build_preset(name: str, parts: list[Part], shapes: dict[str, Any]) -> None:
             _box(f"env_bench{k}", (5 + 8 * k, -12, 0.25), (2.0, 0.6, 0.5),
                  paint((0.35, 0.2, 0.1)), parts, shapes)
     elif name == "interior":
-        wall = diffuse_tex((0.75, 0.72, 0.66), "noise", 21.0, 2.0)
+        def wall() -> dict[str, Any]:  # a fresh dict per shape: Mitsuba consumes the texture
+            return diffuse_tex((0.75, 0.72, 0.66), "noise", 21.0, 2.0)
+
         _box("env_floor", (5, 0, -0.05), (24, 16, 0.1),
              diffuse_tex((0.45, 0.3, 0.18), "stripes", 22.0, 6.0), parts, shapes)
-        _box("env_ceiling", (5, 0, 3.55), (24, 16, 0.1), wall, parts, shapes)
-        _box("env_wall_back", (17, 0, 1.75), (0.2, 16, 3.5), wall, parts, shapes)
-        _box("env_wall_front", (-7, 0, 1.75), (0.2, 16, 3.5), wall, parts, shapes)
-        _box("env_wall_right", (5, 8, 1.75), (24, 0.2, 3.5), wall, parts, shapes)
+        _box("env_ceiling", (5, 0, 3.55), (24, 16, 0.1), wall(), parts, shapes)
+        _box("env_wall_back", (17, 0, 1.75), (0.2, 16, 3.5), wall(), parts, shapes)
+        _box("env_wall_front", (-7, 0, 1.75), (0.2, 16, 3.5), wall(), parts, shapes)
+        _box("env_wall_right", (5, 8, 1.75), (24, 0.2, 3.5), wall(), parts, shapes)
         # the left wall has a window band (1.0 .. 2.6 m) letting sun and sky in
-        _box("env_wall_left_lo", (5, -8, 0.5), (24, 0.2, 1.0), wall, parts, shapes)
-        _box("env_wall_left_hi", (5, -8, 3.05), (24, 0.2, 0.9), wall, parts, shapes)
+        _box("env_wall_left_lo", (5, -8, 0.5), (24, 0.2, 1.0), wall(), parts, shapes)
+        _box("env_wall_left_hi", (5, -8, 3.05), (24, 0.2, 0.9), wall(), parts, shapes)
         for k in range(3):
             _box(f"env_table{k}", (2 + 5 * k, 4, 0.4), (1.6, 0.9, 0.8),
                  paint((0.5, 0.35, 0.2)), parts, shapes)
