@@ -237,3 +237,24 @@ def test_sun_and_sky_defaults_fall_with_elevation():
     assert lux == sorted(lux, reverse=True) and 95000 < lux[0] < 110000 and lux[-1] == 0
     sky = [sky_zenith_luminance(e) for e in (60, 10, 0, -6, -18)]
     assert sky == sorted(sky, reverse=True) and sky[0] == 8000 and sky[-1] < 0.01
+
+
+def test_planner_modules_use_only_stdlib_and_yaml():
+    """spec/plan/shake/randomize are vendored into the Unreal editor: no numpy, no torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numpy'] = None; sys.modules['torch'] = None\n"
+        "before = set(sys.modules)\n"
+        "from pipeline.spec import load_specs; from pipeline.plan import make_plan\n"
+        f"[make_plan(s) for s in load_specs({str(SPECS)!r})]\n"
+        "allowed = set(sys.stdlib_module_names) | {'yaml', '_yaml', 'pipeline'}\n"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "bad = sorted(m for m in new - allowed if 'cython' not in m)  # PyYAML's C ext\n"
+        "print(','.join(bad))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
