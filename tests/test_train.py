@@ -1,0 +1,163 @@
+"""Trainer: exact resume, frozen adaptation, DDP (gloo, 2 processes), CLI end to end."""
+
+import json
+import os
+import warnings
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from s2rhdr_loader.adapter import AdapterConfig, adapter_parameters
+from s2rhdr_loader.losses import VGGPerceptual, _vgg16_features, l1_mu, mu_law
+from s2rhdr_loader.models import TINY
+from s2rhdr_loader.synthetic import SyntheticHDRDataset
+from s2rhdr_loader.train import TrainConfig, TrainError, build_from_meta, fit, model_meta
+from s2rhdr_loader.train_cli import main
+
+TINY_DATA = SyntheticHDRDataset(12, 16)
+
+
+def _fresh(seed=0, adapter=None):
+    meta = model_meta("ahdr", TINY["ahdr"], adapter)
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_from_meta(meta), meta
+
+
+def test_killed_run_resumes_to_the_same_loss_trajectory(tmp_path):
+    cfg = TrainConfig(steps=5, batch_size=2, ckpt_every=2, lr=1e-3)
+    model, meta = _fresh()
+    full = fit(model, TINY_DATA, cfg, tmp_path / "a", meta, progress=False)
+    model, meta = _fresh()
+    first = fit(model, TINY_DATA, cfg, tmp_path / "b", meta, progress=False, stop_after=3)
+    assert [r["step"] for r in first] == [1, 2, 3]
+    model, meta = _fresh(seed=99)          # different init: the checkpoint must win
+    resumed = fit(model, TINY_DATA, cfg, tmp_path / "b", meta, progress=False)
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4, 5]
+    assert [r["loss"] for r in resumed] == [r["loss"] for r in full]
+    assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 5
+    assert (tmp_path / "b" / "metrics.csv").read_text().startswith("step,loss,lr")
+    # a different run in the same folder is refused, not silently mixed
+    other = TrainConfig(steps=7, batch_size=2)
+    with pytest.raises(TrainError, match="planned for 5 steps"):
+        fit(model, TINY_DATA, other, tmp_path / "b", meta, progress=False)
+
+
+def test_adaptation_with_fit_keeps_the_backbone_frozen(tmp_path):
+    acfg = AdapterConfig(r_transfer=4, seed=0)
+    model, meta = _fresh(adapter=acfg)
+    adapter_ids = {id(p) for p in adapter_parameters(model)}
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    fit(model, TINY_DATA, TrainConfig(steps=2, batch_size=2, lr=1e-2), tmp_path, meta,
+        progress=False)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    backbone = {n for n, p in model.named_parameters() if id(p) not in adapter_ids}
+    assert backbone and not changed & backbone
+    assert changed                                   # the adapter branches did learn
+
+
+def test_bf16_autocast_step_runs_on_cpu(tmp_path):
+    model, meta = _fresh()
+    rows = fit(model, TINY_DATA, TrainConfig(steps=1, batch_size=1, amp="bf16"), tmp_path,
+               meta, progress=False)
+    assert rows[0]["loss"] > 0
+
+
+def test_mu_law_loss_and_local_only_perceptual_term(tmp_path):
+    x = torch.tensor([0.0, 1.0, 3.0])
+    assert torch.allclose(mu_law(x)[:2], torch.tensor([0.0, 1.0]))
+    assert mu_law(x)[2] > 1.0                         # labels above 1 stay ordered
+    assert float(l1_mu(x, x)) == 0.0
+    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+        VGGPerceptual(tmp_path / "vgg16.pth")
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in _vgg16_features().state_dict().items()}
+    torch.save(state, tmp_path / "vgg16.pth")
+    vgg = VGGPerceptual(tmp_path / "vgg16.pth")
+    a, b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    assert float(vgg(a, a)) == 0.0 and float(vgg(a, b)) > 0.0
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(ValueError, match="not a VGG16"):
+        VGGPerceptual(tmp_path / "bad.pth")
+
+
+def _ddp_worker(rank, world, tmp):
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp}/rendezvous",
+                                         rank=rank, world_size=world)
+    try:
+        acfg = AdapterConfig(r_transfer=4, seed=0, learn_scales=True)
+        model, meta = _fresh(adapter=acfg)
+        rows = fit(model, SyntheticHDRDataset(8, 16), TrainConfig(steps=2, batch_size=1,
+                   lr=1e-2, ckpt_every=2), f"{tmp}/run", meta, progress=False)
+        flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        gathered = [torch.zeros_like(flat) for _ in range(world)]
+        torch.distributed.all_gather(gathered, flat)
+        if rank == 0:
+            result = {"same": bool(torch.equal(gathered[0], gathered[1])),
+                      "losses": [r["loss"] for r in rows]}
+            with open(f"{tmp}/result.json", "w") as fh:
+                json.dump(result, fh)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_process_gloo_ddp_step(tmp_path):
+    mp.spawn(_ddp_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["same"]                   # all-reduced grads (scales too) -> identical replicas
+    assert len(result["losses"]) == 2
+    assert (tmp_path / "run" / "last" / "model.safetensors").exists()
+
+
+def test_cli_pretrain_adapt_merge_eval_tta(tmp_path, capsys):
+    d = str(tmp_path)
+    common = ["--batch", "2", "--patch", "16", "--quiet"]
+    main(["pretrain", "--tiny", "--data", "synthetic:source:8", "--out", f"{d}/src",
+          "--steps", "3", *common])
+    main(["adapt", "--from", f"{d}/src", "--data", "synthetic:target:4", "--out", f"{d}/ad",
+          "--steps", "2", "--r-transfer", "4", *common])
+    main(["merge", "--ckpt", f"{d}/ad", "--out", f"{d}/merged"])
+    capsys.readouterr()
+    main(["eval", "--ckpt", f"{d}/ad", "--data", "synthetic:target:2", "--quiet",
+          "--json", f"{d}/ad.json"])
+    adapted = json.loads(capsys.readouterr().out)
+    main(["eval", "--ckpt", f"{d}/merged", "--data", "synthetic:target:2", "--quiet"])
+    merged = json.loads(capsys.readouterr().out)
+    assert set(adapted) == {"images", "psnr_mu", "psnr_l", "ssim_mu", "ssim_l"}
+    assert merged["psnr_mu"] == pytest.approx(adapted["psnr_mu"], abs=1e-3)
+    assert len(json.loads((tmp_path / "ad.json").read_text())["per_image"]) == 2
+    main(["tta", "--from", f"{d}/src", "--data", "synthetic:target:1", "--out", f"{d}/tta",
+          "--crops", "2", "--crop", "16", "--r-transfer", "4", "--quiet"])
+    assert json.loads((tmp_path / "tta" / "tta.json").read_text())["steps"] == 2
+    assert (tmp_path / "tta" / "merged" / "config.json").exists()
+    main(["pretrain", "--init", f"{d}/merged", "--data", "synthetic:target:4",
+          "--out", f"{d}/ft", "--steps", "1", *common])
+
+
+def test_cli_trains_on_a_rendered_dataset_folder(tmp_path):
+    from s2rhdr_loader.dataset import write_synthetic_dataset
+
+    write_synthetic_dataset(tmp_path / "data", [f"seq{i}" for i in range(6)], frames=6,
+                            height=24, width=32)
+    main(["pretrain", "--tiny", "--data", f"s2rhdr:{tmp_path / 'data'}", "--out",
+          str(tmp_path / "run"), "--steps", "1", "--batch", "1", "--patch", "16", "--quiet",
+          "--recipe", "sensor"])
+    assert json.loads((tmp_path / "run" / "latest.json").read_text())["step"] == 1
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["eval", "--ckpt", "nowhere", "--data", "synthetic:target"], "checkpoint not found"),
+    (["pretrain", "--data", "mnist:x", "--out", "o"], "expected KIND:PATH"),
+    (["pretrain", "--data", "s2rhdr:/does/not/exist", "--out", "o"], "does not exist"),
+    (["pretrain", "--data", "synthetic:source", "--out", "o", "--amp", "fp16"], "needs CUDA"),
+])
+def test_cli_user_errors_are_one_line(tmp_path, capsys, argv, message):
+    os.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
