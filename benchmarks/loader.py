@@ -1,0 +1,142 @@
+"""Training-sample throughput of S2RHDRDataset vs the release's whole-frame decoding.
+
+Same data (synthetic 1080p HALF/ZIP sequences written here), same recipe (official, 128x128,
+3 frames), same DataLoader (2 workers, batch 8); only the frame access differs:
+
+* baseline: every sample decodes its 3 whole 1080p frames and crops (what the release does);
+* bands:    S2RHDRDataset decoding only the rows of the crop (exr.read_exr_rows);
+* cache:    S2RHDRDataset on the memory-mapped float16 patch cache.
+
+Each configuration runs in its own process so its peak RSS is its own: VmHWM of the main
+process, ru_maxrss of its DataLoader workers (forked, so it includes pages shared with the
+parent; for the cache run it also counts the memory-mapped file pages the workers touched,
+which are shared page cache, not private memory). Targets: bands >= 5x, cache >= 20x the baseline.
+Run: ``.venv/bin/python benchmarks/loader.py [--sequences 3 --frames 24]``;
+writes benchmarks/results/loader.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _vm_hwm_kb() -> int:
+    """Peak RSS of this process image (VmHWM resets at exec; ru_maxrss would not on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _dataset(kind: str, root: Path, cache: Path):
+    import numpy as np
+
+    from s2rhdr_loader.dataset import ExrFrames, S2RHDRDataset
+    from s2rhdr_loader.exr import read_exr
+
+    class WholeFrames(ExrFrames):
+        def crop(self, i, y0, y1, x0, x1):  # decode the whole frame, then crop
+            return np.ascontiguousarray(read_exr(self.seq.frames[i],
+                                                 channels=("R", "G", "B"))[y0:y1, x0:x1])
+
+    ds = S2RHDRDataset(root, split="all", patch_size=128, recipe="official", augment=True,
+                       repeat=1000, cache=cache if kind == "cache" else None)
+    if kind == "baseline":
+        ds._sources = [WholeFrames(s) for s in ds.sequences]
+    return ds
+
+
+def run_one(kind: str, root: Path, cache: Path, samples: int, workers: int) -> dict:
+    """Time ``samples`` training samples after a warm-up of 2 batches."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    torch.set_num_threads(1)
+    ds = _dataset(kind, root, cache)
+    batch = 8
+    loader = DataLoader(ds, batch_size=batch, num_workers=workers, shuffle=True,
+                        generator=torch.Generator().manual_seed(0))
+    it = iter(loader)
+    for _ in range(2):
+        next(it)
+    t0 = time.perf_counter()
+    n = 0
+    while n < samples:
+        b = next(it)
+        n += b["label"].shape[0]
+    dt = time.perf_counter() - t0
+    del it, loader
+    self_kb = _vm_hwm_kb()
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"kind": kind, "samples": n, "seconds": dt, "samples_per_s": n / dt,
+            "peak_rss_main_mb": self_kb / 1024, "peak_rss_worker_mb": child_kb / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sequences", type=int, default=3)
+    ap.add_argument("--frames", type=int, default=24)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--one", choices=["baseline", "bands", "cache"], help=argparse.SUPPRESS)
+    ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--samples", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args.root, args.cache, args.samples, args.workers)))
+        return
+
+    from s2rhdr_loader.cache import build_cache
+    from s2rhdr_loader.dataset import write_synthetic_dataset
+
+    with tempfile.TemporaryDirectory(prefix="s2rhdr_bench_") as tmp:
+        root, cache = Path(tmp) / "data", Path(tmp) / "cache"
+        t0 = time.perf_counter()
+        names = [f"seq_{i:02d}" for i in range(args.sequences)]
+        write_synthetic_dataset(root, names, frames=args.frames, height=1080, width=1920)
+        t_write = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        build_cache(root, cache, progress=False)
+        t_cache = time.perf_counter() - t0
+        results = {}
+        for kind, samples in (("baseline", 48), ("bands", 320), ("cache", 1600)):
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--one", kind,
+                   "--root", str(root), "--cache", str(cache), "--samples", str(samples),
+                   "--workers", str(args.workers)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            results[kind] = json.loads(out.strip().splitlines()[-1])
+            r = results[kind]
+            print(f"{kind:9s} {r['samples_per_s']:8.1f} samples/s   peak RSS main "
+                  f"{r['peak_rss_main_mb']:.0f} MB, worker {r['peak_rss_worker_mb']:.0f} MB")
+    base = results["baseline"]["samples_per_s"]
+    ratios = {k: results[k]["samples_per_s"] / base for k in ("bands", "cache")}
+    print(f"speed-up vs whole-frame baseline: bands {ratios['bands']:.1f}x (target >= 5x), "
+          f"cache {ratios['cache']:.1f}x (target >= 20x)")
+    record = {"benchmark": "loader", "python": platform.python_version(),
+              "machine": platform.machine(), "cpus": __import__("os").cpu_count(),
+              "sequences": args.sequences, "frames": args.frames, "resolution": [1920, 1080],
+              "patch": 128, "recipe": "official", "workers": args.workers, "batch": 8,
+              "write_seconds": t_write, "cache_build_seconds": t_cache, "results": results,
+              "speedup": ratios, "targets": {"bands": 5.0, "cache": 20.0},
+              "meets_targets": ratios["bands"] >= 5.0 and ratios["cache"] >= 20.0}
+    out = HERE / "results" / "loader.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
