@@ -240,9 +240,14 @@ def test_sun_and_sky_defaults_fall_with_elevation():
 
 
 def test_planner_modules_use_only_stdlib_and_yaml():
-    """spec/plan/shake/randomize are vendored into the Unreal editor: no numpy, no torch."""
+    """spec/plan/shake/randomize are vendored into the Unreal editor: no numpy, no torch;
+    and the plans they make there are byte-identical to these (another hash seed)."""
+    import hashlib
+    import os
     import subprocess
     import sys
+
+    from pipeline.spec import load_specs
 
     code = (
         "import sys; sys.modules['numpy'] = None; sys.modules['torch'] = None\n"
@@ -253,8 +258,16 @@ def test_planner_modules_use_only_stdlib_and_yaml():
         "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
         "bad = sorted(m for m in new - allowed if 'cython' not in m)  # PyYAML's C ext\n"
         "print(','.join(bad))\n"
+        "import hashlib\n"
+        f"for s in load_specs({str(SPECS)!r}):\n"
+        "    print(s.name, hashlib.sha256(make_plan(s).to_json().encode()).hexdigest())\n"
     )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}  # plans must not depend on hash order
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == ""
+    lines = proc.stdout.splitlines()
+    assert lines[0].strip() == ""  # no module outside the standard library and PyYAML
+    here = {s.name: hashlib.sha256(make_plan(s).to_json().encode()).hexdigest()
+            for s in load_specs(SPECS)}
+    assert dict(line.split() for line in lines[1:]) == here
