@@ -77,7 +77,7 @@ def official_train_frames(n: int, rng: np.random.Generator, full_range: bool = F
     if n < 3:
         idx = [min(i, n - 1) for i in range(3)]
         return idx[::-1] if rng.random() < 0.5 else idx
-    last = n if full_range else n - 1
+    last = n if full_range or n < 4 else n - 1  # too short to drop the last frame
     extra = int(rng.integers(1, 5))
     extra = min(extra, max(last - 3, 0))
     start = int(rng.integers(0, last - 3 - extra + 1))
@@ -191,7 +191,7 @@ class S2RHDRDataset(Dataset):
                     raise LayoutError(f"{src.seq.path}: frames are {src.width}x{src.height}, "
                                       f"smaller than patch_size {pw}x{ph}")
         if repeat is None:
-            repeat = (46 if (self.patch or (512, 512))[0] < 512 else 23) if self.augment else 1
+            repeat = (23 if self.patch == (512, 512) else 46) if self.augment else 1
         self.repeat = int(repeat)
 
     def __len__(self) -> int:

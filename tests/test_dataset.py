@@ -70,6 +70,12 @@ def test_release_frame_rules():
     for n in (1, 2, 3, 4, 5, 6, 24):
         ids = eval_frames(n)
         assert len(ids) == 3 and all(0 <= i < n for i in ids)
+    for n in (1, 2, 3, 4, 5, 6):
+        for full in (False, True):
+            for i in range(50):
+                ids = official_train_frames(n, sample_generator(1, i), full_range=full)
+                assert len(ids) == 3 and all(0 <= k < n for k in ids)
+                assert len(set(ids)) == min(n, 3)
     used = set()
     for i in range(2000):
         ids = official_train_frames(24, sample_generator(0, i))
@@ -169,3 +175,24 @@ def test_corrupt_or_missing_frames_name_the_file(tmp_path):
         S2RHDRDataset(tmp_path, split="all", patch_size=64)
     with pytest.raises(ValueError, match="recipe"):
         S2RHDRDataset(tmp_path, split="all", recipe="fancy")
+
+
+def test_default_epoch_length_follows_the_release(root):
+    assert len(S2RHDRDataset(root, split="all", patch_size=32, augment=True)) == 4 * 46
+    assert len(S2RHDRDataset(root, split="all", patch_size=32)) == 4
+
+
+def test_cli_info_and_split(tmp_path, capsys):
+    from s2rhdr_loader.cli import main
+
+    write_synthetic_dataset(tmp_path, ["x1", "x2"], frames=3, height=24, width=32)
+    main(["info", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "x1\tours\t3 frames\t32x24" in out and "2 sequences" in out
+    main(["split", str(tmp_path), "--fractions", "0", "1", "0"])
+    assert "val: 2" in capsys.readouterr().out
+    assert {s.name for s in S2RHDRDataset(tmp_path, split="val", patch_size=16).sequences} \
+        == {"x1", "x2"}
+    with pytest.raises(SystemExit) as ex:
+        main(["split", str(tmp_path), "--fractions", "0.5", "0.6", "0"])
+    assert ex.value.code == 2 and "summing to 1" in capsys.readouterr().err
