@@ -340,21 +340,26 @@ def _to_nodes(path: str, loader: SpecLoader, node: yaml.Node, budget: list[int])
     if node.tag != _TAG + "map":
         raise _fail(loc, f"YAML tag {_tag(node.tag)!r} is not allowed",
                     hint="specs are plain data: use strings, numbers, lists and mappings")
+    own = sum(1 for k, _ in node.value if k.tag != _TAG + "merge")
     try:
-        loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
+        loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor) go first, own keys win
     except yaml.YAMLError as exc:
         raise _fail(loc, f"bad merge key ({_yaml_problem(exc)})") from None
+    n_merged = len(node.value) - own
     items: dict[str, tuple[_Node, Loc]] = {}
-    for knode, vnode in node.value:
+    own_keys: set[str] = set()
+    for i, (knode, vnode) in enumerate(node.value):
         kloc = _loc(path, knode)
         if not isinstance(knode, yaml.ScalarNode) or knode.tag != _TAG + "str":
             raise _fail(kloc, "mapping keys must be plain strings",
                         hint="quote the key or fix the indentation")
         key = knode.value
-        if key in items:
-            first = items[key][1]
-            raise _fail(kloc, f"duplicate key {key!r} (first defined at line {first[1]})",
-                        hint="remove one of them")
+        if i >= n_merged:
+            if key in own_keys:
+                first = items[key][1]
+                raise _fail(kloc, f"duplicate key {key!r} (first defined at line {first[1]})",
+                            hint="remove one of them")
+            own_keys.add(key)
         items[key] = (_to_nodes(path, loader, vnode, budget), kloc)
     return _Map(loc, items)
 
@@ -416,7 +421,6 @@ def _merge(base: _Node, over: _Node) -> _Node:
 
 # ---- validation -----------------------------------------------------------------------
 
-_TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
 _EXP_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 

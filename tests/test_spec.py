@@ -211,3 +211,16 @@ def test_spec_with_random_values_plans_with_its_own_seed_by_default():
     assert plan.seed == spec.seed
     assert math.isfinite(plan.actors[0].speed_mps) and 2.5 <= plan.actors[0].speed_mps <= 3.2
     assert make_plan(spec, seed=spec.seed + 1).actors[0].speed_mps != plan.actors[0].speed_mps
+
+
+def test_anchors_and_merge_keys_let_specs_reuse_blocks(tmp_path):
+    text = MINIMAL + """\
+actors:
+  - &walker {kind: pedestrian, path: [[5, 0, 0], [5, 3, 0]], speed_mps: 1.3,
+             unreal: {mesh: /Game/P/SK_A}}
+  - {<<: *walker, path: [[6, 0, 0], [7, 0, 0]], speed_mps: 2.0}
+"""
+    spec = load_spec(write(tmp_path, "a.yaml", text))
+    first, second = spec.actors
+    assert first.speed_mps == 1.3 and second.speed_mps == 2.0  # own keys override merged ones
+    assert second.unreal.mesh == "/Game/P/SK_A" and second.path[0] == (6.0, 0.0, 0.0)
