@@ -190,7 +190,7 @@ def test_preview_scales_resolution_and_K(tmp_path, monkeypatch):
     assert cp["K"][0][2] == 12.0 and cp["K"][1][2] == 8.0
     meta = layout.read_json(tmp_path / "meta.json")
     assert meta["spp"] == 4 and meta["quality"] == "preview"
-    assert len(calls) == 2  # scene + geometry integrator, once per shot (no per-frame rebuild)
+    assert len(calls) == 3  # scene + 2 AOV integrators, once per shot (no per-frame rebuild)
 
 
 def test_warmup_frames_are_skipped_but_numbering_kept(tmp_path):

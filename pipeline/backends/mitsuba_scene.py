@@ -508,8 +508,7 @@ def build_scene(plan: ShotPlan, width: int, height: int, fov_x_deg: float, spp: 
                 "sampler": {"type": "independent", "sample_count": count}}
 
     d: dict[str, Any] = {"type": "scene",
-                         "integrator": {"type": "aov", "aovs": "alb:albedo,nn:sh_normal",
-                                        "img": {"type": "path", "max_depth": max_depth}},
+                         "integrator": {"type": "path", "max_depth": max_depth},
                          "cam": sensor("gaussian", spp), "cam_ids": sensor("box", 1)}
     d.update(shapes)
     return SceneBuild(d, parts, notes)

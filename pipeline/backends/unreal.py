@@ -1,0 +1,365 @@
+"""The ``unreal`` backend, host side: run UnrealEditor-Cmd on one shot and check what it wrote.
+
+The editor does the work (``ue_plugin/S2RHDR``: sequence, linear lock, MRQ); this module only
+launches it headless, streams its log to a per-shot file, parses the plugin's marker lines
+(``S2RHDR_PROGRESS 3/24``, ``S2RHDR_MISSING_ASSET /Game/...``, ``S2RHDR_ERROR ...``),
+enforces a timeout, retries crashed runs and refuses output that is not linear HDR (non-finite
+pixels, nothing above 1.0, wrong frame count or size) before the shot counts as complete.
+
+Configuration, first match wins: keyword options (``editor=``, ``project=``, ``timeout_s=``,
+``retries=``, ``extra_args=``, ``log_dir=``), environment (``S2RHDR_UNREAL_EDITOR``,
+``S2RHDR_UNREAL_PROJECT``), then the YAML file named by ``S2RHDR_UNREAL_CONFIG`` or
+``~/.config/s2rhdr/unreal.yaml`` with the same keys.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import RenderError, S2RError
+from pipeline.plan_model import ShotPlan
+
+EDITOR_ENV = "S2RHDR_UNREAL_EDITOR"
+PROJECT_ENV = "S2RHDR_UNREAL_PROJECT"
+CONFIG_ENV = "S2RHDR_UNREAL_CONFIG"
+DEFAULT_CONFIG = Path("~/.config/s2rhdr/unreal.yaml")
+STATUS_NAME = ".s2rhdr_unreal_status.json"  # dot-name: never hashed into the manifest
+HEADLESS = Path("Content") / "Python" / "s2rhdr_unreal" / "headless.py"
+EDITOR_FLAGS = ("-unattended", "-RenderOffscreen", "-nosplash", "-NoLoadingScreen", "-stdout",
+                "-FullStdOutLogOutput", "-log", "-NoSound")
+_MARK = re.compile(r"S2RHDR_(PROGRESS|MISSING_ASSET|ERROR|DONE|INFO)\b ?(.*?)\s*$")
+_OPTION_KEYS = ("editor", "project", "timeout_s", "retries", "extra_args", "log_dir", "config")
+
+
+@dataclass(frozen=True)
+class UnrealOptions:
+    editor: Path
+    project: Path
+    timeout_s: float = 4 * 3600.0
+    retries: int = 1  # extra attempts after a crash or timeout
+    extra_args: tuple[str, ...] = ()
+    log_dir: Path | None = None
+
+
+@dataclass
+class RunResult:
+    """One editor run: exit code, whether it timed out, the marker lines it printed."""
+
+    returncode: int | None
+    timed_out: bool
+    log: Path
+    progress: tuple[int, int] = (0, 0)
+    missing_assets: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    done: bool = False
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+def _read_config(path: Path | None) -> dict[str, Any]:
+    import yaml
+
+    explicit = path is not None
+    path = (path or DEFAULT_CONFIG).expanduser()
+    if not path.is_file():
+        if explicit:
+            raise S2RError(f"{path}: Unreal config file not found")
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise S2RError(f"{path}: unreadable Unreal config ({' '.join(str(exc).split())})") \
+            from None
+    if not isinstance(data, dict):
+        raise S2RError(f"{path}: the Unreal config must be a mapping (editor: ..., project: ...)")
+    unknown = sorted(set(data) - set(_OPTION_KEYS))
+    if unknown:
+        raise S2RError(f"{path}: unknown key(s) {', '.join(unknown)}",
+                       hint=f"use {', '.join(_OPTION_KEYS[:-1])}")
+    return data
+
+
+def resolve_options(options: Mapping[str, Any] | None = None) -> UnrealOptions:
+    """Merge options, environment and config file; check editor and project exist."""
+    opts = dict(options or {})
+    cfg_path = opts.get("config") or os.environ.get(CONFIG_ENV)
+    cfg = _read_config(Path(cfg_path) if cfg_path else None)
+
+    def pick(key: str, env: str | None = None) -> Any:
+        if opts.get(key) not in (None, ""):
+            return opts[key]
+        if env and os.environ.get(env):
+            return os.environ[env]
+        return cfg.get(key)
+
+    editor_s = pick("editor", EDITOR_ENV)
+    if not editor_s:
+        raise S2RError("Unreal editor not configured",
+                       hint=f"set {EDITOR_ENV}=/path/to/UnrealEditor-Cmd or add `editor:` to "
+                            f"{DEFAULT_CONFIG}")
+    editor = Path(str(editor_s)).expanduser()
+    if not editor.is_file() or not os.access(editor, os.X_OK):
+        raise S2RError(f"{editor}: Unreal editor not found or not executable",
+                       hint=f"point {EDITOR_ENV} at Engine/Binaries/<Platform>/UnrealEditor-Cmd")
+    project_s = pick("project", PROJECT_ENV)
+    if not project_s:
+        raise S2RError("Unreal project not configured",
+                       hint=f"set {PROJECT_ENV}=/path/to/Project.uproject or add `project:`")
+    project = Path(str(project_s)).expanduser().resolve()
+    if project.suffix != ".uproject" or not project.is_file():
+        raise S2RError(f"{project}: Unreal project (.uproject) not found")
+    try:
+        timeout_s = float(pick("timeout_s") or UnrealOptions.timeout_s)
+        retries = int(pick("retries") if pick("retries") is not None else 1)
+    except (TypeError, ValueError):
+        raise S2RError("Unreal options: timeout_s must be a number and retries an integer") \
+            from None
+    if timeout_s <= 0 or retries < 0:
+        raise S2RError("Unreal options: timeout_s must be > 0 and retries >= 0")
+    extra = pick("extra_args") or ()
+    if isinstance(extra, str):
+        extra = extra.split()
+    log_dir = pick("log_dir")
+    return UnrealOptions(editor, project, timeout_s, retries, tuple(str(a) for a in extra),
+                         Path(log_dir).expanduser() if log_dir else None)
+
+
+def resources(options: Mapping[str, Any]) -> dict[str, float]:
+    """Per-shot request for the Ray executor: an Unreal editor needs a GPU."""
+    return {"CPU": 4.0, "GPU": 1.0}
+
+
+def check_plugin(project: Path) -> Path:
+    """The installed plugin folder, or a one-line error saying how to install it."""
+    from pipeline.plugin_install import installed_status
+
+    plugin_dir, problem = installed_status(project.parent)
+    if problem:
+        raise S2RError(f"{project}: {problem}",
+                       hint=f"run: s2rhdr-render install-plugin {project}")
+    return plugin_dir
+
+
+def build_command(opts: UnrealOptions, plugin_dir: Path, plan_path: Path, out_dir: Path,
+                  status_path: Path, quality: str) -> list[str]:
+    """The editor's argument list (no shell). ``-ExecutePythonScript`` takes the script and
+    its arguments as one value; paths with spaces are quoted inside it."""
+    def q(path: Path) -> str:
+        text = str(path)
+        if '"' in text:
+            raise S2RError(f"{text}: paths with double quotes cannot be passed to Unreal")
+        return f'"{text}"' if " " in text else text
+
+    script = " ".join([q(plugin_dir / HEADLESS), "--plan", q(plan_path), "--out", q(out_dir),
+                       "--status", q(status_path), "--quality", quality])
+    return [str(opts.editor), str(opts.project), f"-ExecutePythonScript={script}",
+            *EDITOR_FLAGS, *opts.extra_args]
+
+
+# ---- running the editor -------------------------------------------------------------------
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate the editor and everything it started (its own process group)."""
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_editor(cmd: list[str], log_path: Path, timeout_s: float,
+               on_progress: Any = None) -> RunResult:
+    """Run the editor, tee its output into ``log_path``, parse markers, enforce the timeout."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    result = RunResult(None, False, log_path)
+    with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+        log.write("$ " + " ".join(cmd) + "\n")
+        log.flush()
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, text=True, errors="replace",
+                                    bufsize=1, start_new_session=True)
+        except OSError as exc:
+            raise RenderError(f"{cmd[0]}: cannot start the Unreal editor ({exc})") from None
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                m = _MARK.search(line)
+                if not m:
+                    continue
+                kind, text = m.groups()
+                if kind == "PROGRESS":
+                    done, _, total = text.partition("/")
+                    if done.isdigit() and total.isdigit():
+                        before = result.progress[0]
+                        result.progress = (int(done), int(total))
+                        if on_progress is not None and int(done) > before:
+                            on_progress(int(done) - before)
+                elif kind == "MISSING_ASSET":
+                    result.missing_assets.append(text)
+                elif kind == "ERROR":
+                    result.errors.append(text)
+                elif kind == "DONE":
+                    result.done = True
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        try:
+            result.returncode = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            result.timed_out = True
+            _stop(proc)
+            result.returncode = proc.poll()
+        except BaseException:  # Ctrl-C: never leave an editor running behind us
+            _stop(proc)
+            raise
+        reader.join(timeout=10.0)
+    return result
+
+
+# ---- output checks ------------------------------------------------------------------------
+
+def validate_output(plan: ShotPlan, out_dir: Path) -> list[str]:
+    """Problems with a finished shot: frame files, size, finite values, HDR range."""
+    import numpy as np
+
+    from s2rhdr_loader import exr, layout
+
+    w, h = plan.render.resolution
+    problems: list[str] = []
+    present = sorted(p.name for p in (out_dir / "img").glob("*.exr")) \
+        if (out_dir / "img").is_dir() else []
+    wanted = [layout.frame_name(f.index) for f in plan.output_frames()]
+    if present != wanted:
+        problems.append(f"{out_dir / 'img'}: {len(present)} frames, planned {len(wanted)} "
+                        f"(0000.exr..{wanted[-1] if wanted else '-'})")
+    peak = -np.inf
+    for name in present:
+        path = out_dir / "img" / name
+        try:
+            img = exr.read_exr(path)
+        except exr.ExrError as exc:
+            problems.append(str(exc))
+            continue
+        if img.shape[:2] != (h, w):
+            problems.append(f"{path}: {img.shape[1]}x{img.shape[0]}, planned {w}x{h}")
+        finite = np.isfinite(img)
+        if not finite.all():
+            problems.append(f"{path}: {int((~finite).sum())} non-finite values (half overflow?)"
+                            f" -- lower the exposure or clamp emitters")
+        if finite.any():
+            peak = max(peak, float(img[finite].max()))
+    if present and peak <= 1.0:
+        problems.append(f"{out_dir / 'img'}: no value above 1.0 (max {peak:.4g}): output looks "
+                        f"tonemapped/display-referred -- check Disable Tone Curve and OCIO off")
+    for f in plan.output_frames():
+        if not layout.camera_params_path(out_dir, f.index).is_file():
+            problems.append(f"{layout.camera_params_path(out_dir, f.index)}: missing")
+    return problems
+
+
+def _read_status(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == "s2rhdr.unreal.status" \
+        else None
+
+
+def _clean(out_dir: Path) -> None:
+    """Remove a previous attempt's outputs (only names this backend writes)."""
+    for name in ("img", "camera_params", ".mrq"):
+        shutil.rmtree(out_dir / name, ignore_errors=True)
+    for name in ("meta.json", STATUS_NAME):
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def _written(plan: ShotPlan, out_dir: Path) -> list[Path]:
+    from s2rhdr_loader import layout
+
+    files = [layout.frame_path(out_dir, "img", f.index) for f in plan.output_frames()]
+    files += [layout.camera_params_path(out_dir, f.index) for f in plan.output_frames()]
+    return files + [out_dir / layout.PLAN_FILE, out_dir / layout.META_FILE]
+
+
+def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "default",
+           progress: Any = None, options: Mapping[str, Any] | None = None,
+           **extra: Any) -> list[Path]:
+    """Render ``plan`` with Unreal into ``out_dir`` (a sequence folder); returns the files.
+
+    Crashes and timeouts are retried ``retries`` times; missing assets, MRQ errors reported
+    by the plugin and invalid output are not (they would fail the same way again).
+    """
+    from s2rhdr_loader import layout
+
+    opts = resolve_options({**dict(options or {}), **extra})
+    plugin_dir = check_plugin(opts.project)
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    plan_path = layout.atomic_write_text(out / layout.PLAN_FILE, plan.to_json())
+    status_path = out / STATUS_NAME
+    log_dir = opts.log_dir or out.parent / "_logs"
+    cmd = build_command(opts, plugin_dir, plan_path, out, status_path, quality)
+    tick = _progress_fn(progress)
+    failures: list[str] = []
+    for attempt in range(1, opts.retries + 2):
+        _clean(out)
+        log = log_dir / f"{plan.name}.unreal.{attempt}.log"
+        run = run_editor(cmd, log, opts.timeout_s, tick)
+        status = _read_status(status_path)
+        if run.missing_assets or (status and status.get("missing_assets")):
+            missing = run.missing_assets or list(status["missing_assets"])  # type: ignore[index]
+            raise RenderError(f"{plan.name}: assets missing in {opts.project.name}: "
+                              f"{', '.join(missing)}",
+                              hint="fix the spec's unreal: paths or add the assets")
+        if status and status.get("ok"):
+            problems = validate_output(plan, out)
+            status_path.unlink(missing_ok=True)
+            if problems:
+                more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+                raise RenderError(f"{plan.name}: Unreal output rejected: {problems[0]}{more}",
+                                  hint=f"log: {log}")
+            return _written(plan, out)
+        if status and not status.get("retryable", True):
+            # The plugin caught a deterministic error (bad plan, level will not open): the
+            # same run would fail the same way.
+            raise RenderError(f"{plan.name}: {status.get('error') or 'Unreal error'}",
+                              hint=f"log: {log}")
+        if run.timed_out:
+            failures.append(f"attempt {attempt} timed out after {opts.timeout_s:g} s")
+        elif status:
+            failures.append(f"attempt {attempt} failed: {status.get('error') or 'error'}")
+        else:
+            failures.append(f"attempt {attempt} exited with code {run.returncode} "
+                            f"without a status file (crash?)")
+    raise RenderError(f"{plan.name}: Unreal failed {len(failures)} time(s): "
+                      f"{'; '.join(failures)}", hint=f"log: {log}")
+
+
+def _progress_fn(progress: Any) -> Any:
+    if progress is None:
+        return None
+    if hasattr(progress, "update"):
+        return lambda n: progress.update(n)
+    return progress
