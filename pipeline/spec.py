@@ -532,7 +532,7 @@ class _Reader:
         return conv(self, node, path)
 
     def mapping(self, node: _Node, path: str, allowed: Iterable[str],
-                required: Iterable[str] = ()) -> _Fields:
+                required: tuple[str, ...] = ()) -> _Fields:
         label = path or "the spec"
         if not isinstance(node, _Map):
             raise _fail(node.loc, f"{label} must be a mapping (key: value), got {_describe(node)}")
@@ -547,12 +547,12 @@ class _Reader:
             if key not in node.items:
                 raise _fail(node.loc, f"{label} is missing the required key {key!r}",
                             hint="see docs/scene-spec.md")
-        return _Fields(self, node, path)
+        return _Fields(self, node, path, frozenset(required))
 
 
 class _Fields:
-    def __init__(self, reader: _Reader, node: _Map, path: str):
-        self.r, self.node, self.path = reader, node, path
+    def __init__(self, reader: _Reader, node: _Map, path: str, required: frozenset[str]):
+        self.r, self.node, self.path, self.required = reader, node, path, required
 
     def has(self, key: str) -> bool:
         return key in self.node.items
@@ -564,7 +564,8 @@ class _Fields:
         if key not in self.node.items:
             return default
         node = self.node.items[key][0]
-        if isinstance(node, _Scalar) and node.value is None and default is None:
+        if isinstance(node, _Scalar) and node.value is None and default is None \
+                and key not in self.required:  # `key:` left empty = not given
             return None
         return self.r.value(node, self.sub(key), conv, random_ok)
 
