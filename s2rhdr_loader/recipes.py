@@ -43,16 +43,6 @@ def q16(x: np.ndarray) -> np.ndarray:
     return (np.floor(x * np.float32(Q16_LEVELS)) / np.float32(Q16_LEVELS)).astype(np.float32)
 
 
-def official_noise(h: np.ndarray, position: int, rng: np.random.Generator) -> np.ndarray:
-    """``clip(H + N(0, sigma), 0, 1)`` with sigma ~ U[range of ``position``] per value."""
-    rng_sigma = OFFICIAL_SIGMA[position] if position < len(OFFICIAL_SIGMA) else None
-    if rng_sigma is None:
-        return np.clip(h, 0.0, 1.0).astype(np.float32)
-    sigma = rng.uniform(rng_sigma[0], rng_sigma[1], size=h.shape).astype(np.float32)
-    noise = rng.standard_normal(size=h.shape, dtype=np.float32) * sigma
-    return np.clip(h + noise, 0.0, 1.0).astype(np.float32)
-
-
 def to_inputs(ldr: np.ndarray, t: float, gamma: float = GAMMA) -> np.ndarray:
     """Network input for one exposure: ``[LDR**gamma / (t + 1e-8), LDR]`` -> (..., 6)."""
     lin = np.power(ldr, np.float32(gamma)) / np.float32(t + 1e-8)
@@ -74,20 +64,27 @@ def official(hdr: np.ndarray, rng: np.random.Generator, *, train: bool) -> Synth
 
     Order of random draws follows the release: exposure set, re-exposure factor (training only),
     then per-position noise. The label is position 1 (the medium/reference exposure).
+    Precision follows the release too: HDR as float16 (pyexr HALF) through re-exposure, the
+    LDR path in float64 once the float64 noise is added, float32 at the end.
     """
     exps = choose_exposures(rng)
-    h = hdr.astype(np.float32, copy=False)
+    h = hdr.astype(np.float16)
     if train:
-        factor = np.float32(rng.uniform(*REEXPOSURE_RANGE))
-        h = np.clip(h * factor, 0.0, 1.0)
-    label = h[1].copy()
+        factor = float(rng.uniform(*REEXPOSURE_RANGE))
+        h = np.clip(h * np.float16(factor), 0.0, 1.0).astype(np.float16)
+    label = h[1].astype(np.float32)
     ldrs = []
     for i in range(3):
-        noisy = official_noise(h[i], i, rng)
-        ldrs.append(q16(np.clip(np.power(noisy * exps[i], np.float32(1 / GAMMA)), 0.0, 1.0)))
-    ldr = np.stack(ldrs)
-    inputs = np.stack([to_inputs(ldr[i], float(exps[i])) for i in range(3)])
-    return Synthesis(inputs, label.astype(np.float32), exps, ldr)
+        sig = OFFICIAL_SIGMA[i]
+        x = h[i].astype(np.float64)
+        if sig is not None:
+            sigma = rng.uniform(sig[0], sig[1], size=x.shape)
+            x = np.clip(x + rng.standard_normal(size=x.shape) * sigma, 0.0, 1.0)
+        ldr = np.clip(np.power(x * float(exps[i]), 1 / GAMMA), 0.0, 1.0)
+        ldrs.append(np.floor(ldr * Q16_LEVELS) / Q16_LEVELS)
+    inputs = np.stack([np.concatenate([ldrs[i] ** GAMMA / (float(exps[i]) + 1e-8), ldrs[i]],
+                                      axis=-1) for i in range(3)]).astype(np.float32)
+    return Synthesis(inputs, label, exps, np.stack(ldrs).astype(np.float32))
 
 
 # ---- the sensor recipe -----------------------------------------------------------------------
