@@ -13,6 +13,7 @@ import random
 from dataclasses import fields, is_dataclass, replace
 from typing import Any
 
+from pipeline.errors import S2RError
 from pipeline.spec import Choice, Normal, SceneSpec, Uniform, check_consistency
 
 DRAW_DIGITS = 6  # drawn floats are rounded so plans stay readable and stable
@@ -79,6 +80,8 @@ def resolve(spec: SceneSpec, seed: int | None = None) -> SceneSpec:
     randomised field.
     """
     seed = spec.seed if seed is None else int(seed)
+    if seed < 0:
+        raise S2RError(f"seed must be >= 0, got {seed}")
     out = _resolve(spec, seed, "")
     if seed != out.seed:
         out = replace(out, seed=seed)

@@ -11,7 +11,7 @@ from pipeline.errors import S2RError, SpecError
 
 @click.command("validate-spec")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Also plan each spec with this seed (checks the randomised values too).")
 def validate_spec(paths: tuple[Path, ...], seed: int | None) -> None:
     """Check scene specs (files or folders of *.yaml; files starting with _ are skipped).
@@ -23,7 +23,7 @@ def validate_spec(paths: tuple[Path, ...], seed: int | None) -> None:
     \b
     Examples:
       s2rhdr-render validate-spec scene_specs/
-      s2rhdr-render validate-spec scene_specs/street_day.yaml my_specs/ --seed 3
+      s2rhdr-render validate-spec scene_specs/street_day_walk.yaml my_specs/ --seed 3
     """
     from pipeline.plan import make_plan
     from pipeline.spec import load_spec, spec_files
@@ -56,7 +56,7 @@ def validate_spec(paths: tuple[Path, ...], seed: int | None) -> None:
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Where to write the plan JSON (written atomically).")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed for randomisation and shake (default: the spec's seed).")
 def plan(spec: Path, output: Path, seed: int | None) -> None:
     """Resolve a scene spec into a plan.json: every frame's camera pose (with handheld shake),
@@ -67,8 +67,8 @@ def plan(spec: Path, output: Path, seed: int | None) -> None:
 
     \b
     Examples:
-      s2rhdr-render plan scene_specs/street_day.yaml -o plan.json
-      s2rhdr-render plan scene_specs/park_dogs.yaml -o /tmp/p7.json --seed 7
+      s2rhdr-render plan scene_specs/street_day_walk.yaml -o plan.json
+      s2rhdr-render plan scene_specs/park_dusk_dogs.yaml -o /tmp/p7.json --seed 7
     """
     from pipeline.plan import make_plan
     from pipeline.spec import load_spec
