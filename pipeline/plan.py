@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from pipeline import geometry
 from pipeline.plan_model import (
@@ -279,7 +280,8 @@ def _actor_pose(actor: ActorSpec, aid: str, path: Polyline, index: int, fps: flo
                      visible=visible, phase=_r(phase))
 
 
-def _actor_plan(actor: ActorSpec, aid: str, index: int, seed: int) -> ActorPlan:
+def _actor_plan(actor: ActorSpec, aid: str, index: int, seed: int,
+                spec_dir: Path) -> ActorPlan:
     backends: dict[str, dict[str, object]] = {}
     if actor.unreal is not None:
         backends["unreal"] = {"mesh": actor.unreal.mesh}
@@ -287,7 +289,7 @@ def _actor_plan(actor: ActorSpec, aid: str, index: int, seed: int) -> ActorPlan:
             backends["unreal"]["anim"] = actor.unreal.anim
     backends["mitsuba"] = {"proxy": actor.mitsuba.proxy}
     if actor.mitsuba.mesh is not None:
-        backends["mitsuba"]["mesh"] = actor.mitsuba.mesh
+        backends["mitsuba"]["mesh"] = str((spec_dir / actor.mitsuba.mesh).resolve())
     color = actor.color if actor.color is not None else \
         field_rng(seed, f"actors[{index}].color").choice(PROXY_PALETTE)
     return ActorPlan(id=aid, kind=actor.kind, backends=backends,
@@ -335,7 +337,7 @@ def make_plan(spec: SceneSpec, *, seed: int | None = None) -> ShotPlan:
         environment=EnvironmentPlan(sun=_sun(env.sun), sky=_sky(env.sky, env.sun),
                                     lights=tuple(_light(li) for li in env.lights),
                                     backends=backends),
-        actors=tuple(_actor_plan(a, aid, i, seed)
+        actors=tuple(_actor_plan(a, aid, i, seed, Path(spec.source).parent)
                      for i, (a, aid) in enumerate(zip(spec.actors, ids))),
         render=RenderPlan(resolution=(width, height), passes=spec.render.passes,
                           exr_pixel_type=spec.render.exr.pixel_type,

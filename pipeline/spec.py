@@ -182,7 +182,7 @@ class UnrealActor:
 @dataclass(frozen=True)
 class MitsubaActor:
     proxy: str = "capsule"
-    mesh: str | None = None  # .ply / .obj, absolute after loading
+    mesh: str | None = None  # .ply / .obj, relative to the spec's folder
 
 
 @dataclass(frozen=True)
@@ -815,7 +815,7 @@ def _mesh_file(r: _Reader, node: _Node, path: str) -> str:
     if not full.is_file():
         raise _fail(node.loc, f"{path}: mesh file {str(full)!r} not found",
                     hint="paths are relative to the spec file")
-    return str(full)
+    return value  # as written (spec_hash ignores where the spec lives); the plan resolves it
 
 
 def _quality(r: _Reader, node: _Node, path: str) -> QualitySpec:

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline import geometry as g
 from pipeline.cli import main
+from pipeline.errors import SpecError
 from pipeline.plan import (
     Polyline,
     load_plan,
@@ -271,3 +272,17 @@ def test_planner_modules_use_only_stdlib_and_yaml():
     here = {s.name: hashlib.sha256(make_plan(s).to_json().encode()).hexdigest()
             for s in load_specs(SPECS)}
     assert dict(line.split() for line in lines[1:]) == here
+
+
+def test_mitsuba_mesh_is_relative_in_spec_and_absolute_in_plan(tmp_path):
+    (tmp_path / "meshes").mkdir()
+    (tmp_path / "meshes" / "dog.ply").write_text("ply\n")
+    extra = ("actors:\n  - {kind: animal, path: [[5, 0, 0]], "
+             "mitsuba: {mesh: meshes/dog.ply}}\n")
+    spec = spec_of(tmp_path, extra)
+    assert spec.actors[0].mitsuba.mesh == "meshes/dog.ply"
+    plan = make_plan(spec)
+    assert plan.actors[0].backends["mitsuba"]["mesh"] == str(tmp_path / "meshes" / "dog.ply")
+    missing = extra.replace("dog.ply", "cat.ply")
+    with pytest.raises(SpecError, match=r"s.yaml:\d+:\d+: actors\[0\].mitsuba.mesh: mesh file"):
+        spec_of(tmp_path, missing)
