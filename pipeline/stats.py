@@ -199,20 +199,10 @@ class Quantiles:
         return lo, hi
 
 
-def mu_law(x: np.ndarray, mu: float = 5000.0, scale: float = 1.0) -> np.ndarray:
-    """scale * T(x), T(x) = log(1 + mu x) / log(1 + mu); x in [0, 1], no clipping (2.7).
-
-    cv2.log on float32 (~25% faster than np.log1p here; abs error ~1e-6).
-    """
-    import cv2
-
-    t = np.multiply(x, np.float32(mu), dtype=np.float32)
-    t += np.float32(1.0)
-    shape = t.shape
-    t = cv2.log(t.reshape(shape[0], -1) if t.ndim > 3 or (t.ndim == 3 and shape[2] > 4)
-                else t).reshape(shape)
-    t *= np.float32(scale / math.log1p(mu))
-    return t
+def mu_law(x: np.ndarray, mu: float = 5000.0) -> np.ndarray:
+    """T(x) = log(1 + mu x) / log(1 + mu); x assumed in [0, 1], no clipping (section 2.7)."""
+    return (np.log1p(np.asarray(x, dtype=np.float32) * np.float32(mu))
+            / np.float32(math.log1p(mu))).astype(np.float32)
 
 
 def pq_encode(nits: np.ndarray) -> np.ndarray:
@@ -225,14 +215,36 @@ def pq_encode(nits: np.ndarray) -> np.ndarray:
 
 def to_domain(x: np.ndarray, domain: str, mu: float = 5000.0) -> np.ndarray:
     """Map linear values to the 8-bit-scaled plane SI / CF are computed on."""
+    plane, scale = domain_unscaled(x, domain, mu)
+    plane *= np.float32(scale)
+    return plane
+
+
+def domain_unscaled(x: np.ndarray, domain: str, mu: float = 5000.0
+                    ) -> tuple[np.ndarray, float]:
+    """(plane, k) with ``to_domain(x) == k * plane``.
+
+    Why: SI and CF are positively homogeneous (metric(k F) = k metric(F)), so the constant
+    factor is applied to the final number instead of to millions of values.
+    """
+    import cv2
+
     if domain == "mu_law255":
-        return mu_law(x, mu, 255.0)
+        if x.ndim == 3 and x.shape[2] == 3:
+            m = np.array([[mu, 0, 0, 1], [0, mu, 0, 1], [0, 0, mu, 1]], dtype=np.float32)
+            t = cv2.transform(np.ascontiguousarray(x, dtype=np.float32), m)
+        else:
+            t = np.multiply(x, np.float32(mu), dtype=np.float32)
+            t += np.float32(1.0)
+        flat = t.reshape(t.shape[0], -1)
+        cv2.log(flat, dst=flat)  # ln(1 + mu x); cv2.log abs error ~1e-6
+        return t, 255.0 / math.log1p(mu)
     if domain == "linear255_clip":
-        return np.clip(x, 0.0, 1.0) * np.float32(255.0)
+        return np.clip(x, 0.0, 1.0).astype(np.float32, copy=False), 255.0
     if domain == "gamma22_255":
-        return np.power(np.clip(x, 0.0, 1.0), np.float32(1 / 2.2)) * np.float32(255.0)
+        return np.power(np.clip(x, 0.0, 1.0), np.float32(1 / 2.2)).astype(np.float32), 255.0
     if domain == "pq1000_255":
-        return pq_encode(x * np.float32(1000.0)) * np.float32(255.0)
+        return pq_encode(x * np.float32(1000.0)), 255.0
     raise ValueError(f"unknown domain {domain!r}")
 
 
@@ -340,8 +352,10 @@ def frame_metrics(rgb: np.ndarray, opts: StatsOptions) -> tuple[dict[str, float]
     above_cnt = cv2.countNonZero(over)
     ehl = pct * (above_sum - t * above_cnt) / n / (1.0 - t)
     mean, std = cv2.meanStdDev(y)
-    si = spatial_information(to_domain(y, opts.si_domain, opts.mu))
-    cf = colourfulness(to_domain(rgb, opts.cf_resolved, opts.mu))
+    plane, k = domain_unscaled(y, opts.si_domain, opts.mu)
+    si = k * spatial_information(plane)
+    planes, k = domain_unscaled(rgb, opts.cf_resolved, opts.mu)
+    cf = k * colourfulness(planes)
     q = Quantiles(y)
     dr = dynamic_range(q, opts.dr_mode, opts.dr_zero_policy, opts.eps)
     out = {"FHLP": float(fhlp), "EHL": float(ehl), "SI": si, "CF": cf,
@@ -513,6 +527,12 @@ def compute_chunk(chunk: SeqChunk, norm: str, opts: StatsOptions) -> dict[str, A
 
 def compute_unit(unit: StatsUnit) -> dict[str, Any]:
     """Run every chunk of a unit (top-level, picklable: the ``run_tasks`` entry point)."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        import cv2
+
+        cv2.setNumThreads(1)  # one worker per core: cv2's own threads would oversubscribe
     return {"dataset": unit.dataset, "key": unit.key,
             "chunks": [compute_chunk(c, unit.normalisation, unit.options) for c in unit.chunks]}
 
