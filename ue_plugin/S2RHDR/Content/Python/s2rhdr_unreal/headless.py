@@ -63,7 +63,7 @@ def _fail(code: int, message: str, *, missing: list[str] | None = None) -> int:
         mark("MISSING_ASSET", path)
     mark("ERROR", message)
     writer.write_status(_STATE["status"], ok=False, error=message, missing_assets=missing,
-                        engine_version=compat.engine_version(),
+                        engine_version=compat.engine_version(), retryable=code == EXIT_RENDER,
                         elapsed_s=time.monotonic() - _STATE["t0"])
     _STATE["exit"](code)
     return code

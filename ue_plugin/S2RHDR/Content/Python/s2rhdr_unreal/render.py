@@ -208,7 +208,9 @@ def settings_summary(plan: Any, quality: str, mapping: Mapping[str, Any] | None 
     s = mrq_settings(plan, quality)
     s = {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()}
     exposure = linear.physical_exposure(plan.exposure.ev100, plan.camera.fstop)
-    out = {"engine_version": compat.engine_version(), "quality": quality, "mrq": s,
+    version = compat.engine_version()
+    out = {"engine_version": version, "variant": f"unreal-{version.split('-')[0]}",
+           "quality": quality, "mrq": s,
            "exposure": {"ev100": plan.exposure.ev100, "scale": plan.exposure.scale,
                         "physical": exposure, "auto_exposure_bias": 0.0},
            "pixel_type": "half"}

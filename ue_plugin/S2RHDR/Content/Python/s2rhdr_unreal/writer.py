@@ -19,6 +19,7 @@ from typing import Any
 
 STAGING = ".mrq"  # MRQ's output folder inside the shot folder
 STATUS_FORMAT = "s2rhdr.unreal.status"
+RENDERED_PASSES = ("img",)  # MRQ's beauty; auxiliary passes are not produced by this backend
 _FRAME = re.compile(r"^(?:.*?[._])?(-?\d+)\.exr$")
 
 
@@ -55,6 +56,14 @@ def mrq_frames(staging_dir: str | os.PathLike, pass_name: str) -> dict[int, Path
     return out
 
 
+def as_rendered(plan: Any) -> Any:
+    """The plan as this backend rendered it: only the passes it writes, so ``plan.json``
+    never promises depth/normal/... files that are not there."""
+    from dataclasses import replace
+
+    return replace(plan, render=replace(plan.render, passes=RENDERED_PASSES))
+
+
 def finalize(plan: Any, out_dir: str | os.PathLike, meta: Mapping[str, Any], *,
              pass_name: str = "FinalImage") -> list[Path]:
     """Rename MRQ's beauty frames to ``img/NNNN.exr`` and write the JSON records.
@@ -79,11 +88,11 @@ def finalize(plan: Any, out_dir: str | os.PathLike, meta: Mapping[str, Any], *,
     for i in wanted:
         written.append(atomic_write_json(out / "camera_params" / f"{i:04d}.json",
                                          plan.camera_params(i)))
-    written.append(atomic_write_text(out / "plan.json", plan.to_json()))
+    written.append(atomic_write_text(out / "plan.json", as_rendered(plan).to_json()))
     record = {"backend": "unreal", "name": plan.name, "seed": plan.seed,
               "spec_hash": plan.spec_hash, "frames": plan.frames,
-              "warmup_frames": plan.warmup_frames, "passes": ["img"],
-              "tool_version": plan.tool_version}
+              "warmup_frames": plan.warmup_frames, "passes": list(RENDERED_PASSES),
+              "resolution": list(plan.render.resolution), "tool_version": plan.tool_version}
     record.update(dict(meta))
     written.append(atomic_write_json(out / "meta.json", record))
     _remove_tree(staging)
@@ -97,9 +106,11 @@ def _remove_tree(folder: Path) -> None:
 
 def write_status(path: str | os.PathLike, *, ok: bool, error: str = "",
                  missing_assets: list[str] | None = None, files: list[str] | None = None,
-                 engine_version: str = "", elapsed_s: float = 0.0) -> Path:
-    """The status file the host launcher reads (authoritative over the editor's exit code)."""
+                 engine_version: str = "", elapsed_s: float = 0.0,
+                 retryable: bool = False) -> Path:
+    """The status file the host launcher reads (authoritative over the editor's exit code).
+    ``retryable``: the failure may not repeat (an MRQ/GPU failure), so the host may retry."""
     return atomic_write_json(path, {
-        "format": STATUS_FORMAT, "ok": bool(ok), "error": error,
+        "format": STATUS_FORMAT, "ok": bool(ok), "error": error, "retryable": bool(retryable),
         "missing_assets": list(missing_assets or []), "files": list(files or []),
         "engine_version": engine_version, "elapsed_s": round(float(elapsed_s), 3)})

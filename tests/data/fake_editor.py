@@ -1,0 +1,83 @@
+# A stand-in for UnrealEditor-Cmd (the tests prepend a shebang and make it executable).
+# It parses the command line exactly as the launcher builds it, puts the *installed* plugin's
+# Content/Python and vendored site-packages on sys.path (as the editor does), and behaves as
+# FAKE_EDITOR_MODE says: ok, crash, crash_once, hang, tonemapped, nonfinite, missing_asset,
+# mrq_fail, plan_error. Frames are written where MRQ writes them and moved into the layout by
+# the plugin's real writer module.
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+mode = os.environ.get("FAKE_EDITOR_MODE", "ok")
+state = Path(os.environ.get("FAKE_EDITOR_STATE", "/nonexistent"))
+print("LogInit: Display: fake UnrealEditor-Cmd starting", flush=True)
+args = sys.argv[1:]
+project = Path(args[0])
+script_arg = next((a for a in args if a.startswith("-ExecutePythonScript=")), None)
+for flag in ("-unattended", "-RenderOffscreen", "-stdout"):
+    if flag not in args:
+        print(f"fake editor: missing {flag}", flush=True)
+        sys.exit(64)
+if not project.is_file() or script_arg is None:
+    print("fake editor: bad command line", flush=True)
+    sys.exit(64)
+script, *rest = shlex.split(script_arg.split("=", 1)[1])
+opts = dict(zip(rest[::2], rest[1::2]))
+content = Path(script).parents[1]
+sys.path[:0] = [str(content), str(content / "Lib" / "site-packages")]
+from s2rhdr_unreal import writer  # noqa: E402
+
+from pipeline.plan_model import load_plan  # noqa: E402  (the vendored copy)
+
+plan = load_plan(opts["--plan"])
+out, status = Path(opts["--out"]), Path(opts["--status"])
+print(f"LogPython: S2RHDR_INFO engine fake, shot {plan.name}", flush=True)
+
+attempt = int(state.read_text()) + 1 if state.is_file() else 1
+if state.parent.is_dir():
+    state.write_text(str(attempt))
+
+if mode == "crash" or (mode == "crash_once" and attempt == 1):
+    print("LogCore: Error: Fatal error: [File:Unknown] Unhandled Exception: SIGSEGV", flush=True)
+    sys.exit(139)
+if mode == "hang":
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    Path(os.environ["FAKE_EDITOR_CHILD"]).write_text(str(child.pid))
+    print(f"LogPython: S2RHDR_PROGRESS 0/{plan.frames}", flush=True)
+    time.sleep(120)
+if mode == "missing_asset":
+    print("LogPython: Error: S2RHDR_MISSING_ASSET /Game/Cars/SM_Sedan", flush=True)
+    writer.write_status(status, ok=False, error="missing Unreal assets: /Game/Cars/SM_Sedan",
+                        missing_assets=["/Game/Cars/SM_Sedan"])
+    sys.exit(4)
+if mode == "plan_error":
+    print("LogPython: Error: S2RHDR_ERROR ValueError: plan has no environment.unreal.level",
+          flush=True)
+    writer.write_status(status, ok=False, error="ValueError: plan has no level")
+    sys.exit(5)
+if mode == "mrq_fail":
+    writer.write_status(status, ok=False, error="Movie Render Queue reported a failed render",
+                        retryable=True)
+    sys.exit(3)
+
+import numpy as np  # noqa: E402  (host-side test double only; the plugin never does this)
+
+from s2rhdr_loader.exr import write_exr  # noqa: E402
+
+w, h = plan.render.resolution
+ramp = np.linspace(0.01, 40.0, w * h * 3, dtype=np.float32).reshape(h, w, 3)
+for i in range(plan.frames):
+    img = ramp * (1.0 + 0.1 * i)
+    if mode == "tonemapped":
+        img = img / (1.0 + img)  # Reinhard: everything <= 1.0
+    if mode == "nonfinite" and i == 1:
+        img[0, 0, 0] = np.inf
+    write_exr(out / writer.STAGING / "FinalImage" / f"{i:04d}.exr", img)
+    print(f"LogPython: S2RHDR_PROGRESS {i + 1}/{plan.frames}", flush=True)
+files = writer.finalize(plan, out, {"engine_version": "fake", "variant": "unreal-fake"})
+writer.write_status(status, ok=True, files=[str(p) for p in files], engine_version="fake")
+print(f"LogPython: S2RHDR_DONE {len(files)}", flush=True)
+sys.exit(0)

@@ -1,0 +1,224 @@
+"""Host launcher (pipeline/backends/unreal.py) against a fake editor executable.
+
+The fake editor (tests/data/fake_editor.py) is a real process: it receives the launcher's
+argument list, runs the installed plugin's writer, and can crash, hang, or write
+tonemapped / non-finite frames. Nothing here ran Unreal itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.backends import unreal as ub
+from pipeline.errors import RenderError, S2RError
+from s2rhdr_loader import exr, layout
+from tests.test_unreal_plugin import hand_plan
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def project(tmp_path):
+    from pipeline.plugin_install import install
+
+    proj = tmp_path / "Game" / "Game.uproject"
+    proj.parent.mkdir()
+    proj.write_text(json.dumps({"FileVersion": 3, "EngineAssociation": "5.6", "Plugins": []}))
+    install(proj)
+    return proj
+
+
+@pytest.fixture
+def editor(tmp_path):
+    path = tmp_path / "Engine" / "UnrealEditor-Cmd"
+    path.parent.mkdir()
+    path.write_text(f"#!{sys.executable}\n" + (DATA / "fake_editor.py").read_text())
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.fixture
+def plan():
+    from dataclasses import replace
+
+    p = hand_plan(frames=3, warmup=1)
+    return replace(p, render=replace(p.render, resolution=(32, 24)))
+
+
+def run(plan, tmp_path, editor, project, mode, monkeypatch, **options):
+    monkeypatch.setenv("FAKE_EDITOR_MODE", mode)
+    monkeypatch.setenv("FAKE_EDITOR_STATE", str(tmp_path / "attempts"))
+    ticks: list[int] = []
+    out = tmp_path / "out" / plan.name
+    files = ub.render(plan, out, quality="preview", progress=ticks.append,
+                      options={"editor": str(editor), "project": str(project), **options})
+    return out, files, ticks
+
+
+def test_ok_render_writes_valid_layout_streams_log_and_progress(plan, tmp_path, editor, project,
+                                                                 monkeypatch):
+    out, files, ticks = run(plan, tmp_path, editor, project, "ok", monkeypatch)
+    assert sum(ticks) == plan.frames
+    seq = layout.read_sequence(out)
+    assert seq.num_frames == plan.frames
+    img = exr.read_exr(seq.frames[0])
+    assert img.shape == (24, 32, 3) and float(img.max()) > 1.0
+    assert set(files) == {*seq.frames, *(out / "camera_params").glob("*.json"),
+                          out / "plan.json", out / "meta.json"}
+    assert all(p.is_file() for p in files)
+    assert not (out / ub.STATUS_NAME).exists() and not (out / ".mrq").exists()
+    assert json.loads((out / "plan.json").read_text())["render"]["passes"] == ["img"]
+    assert layout.read_json(layout.camera_params_path(out, 2)) == json.loads(
+        json.dumps(plan.camera_params(2)))
+    log = (tmp_path / "out" / "_logs" / f"{plan.name}.unreal.1.log").read_text()
+    assert log.startswith(f"$ {editor} {project} -ExecutePythonScript=")
+    assert "S2RHDR_PROGRESS 3/3" in log and "S2RHDR_DONE" in log
+    assert attempts(tmp_path) == 1
+
+
+def attempts(tmp_path) -> int:
+    return int((tmp_path / "attempts").read_text())
+
+
+def test_crash_is_retried_then_succeeds(plan, tmp_path, editor, project, monkeypatch):
+    out, files, _ = run(plan, tmp_path, editor, project, "crash_once", monkeypatch, retries=1)
+    assert attempts(tmp_path) == 2
+    assert layout.read_sequence(out).num_frames == plan.frames
+    logs = tmp_path / "out" / "_logs"
+    assert "SIGSEGV" in (logs / f"{plan.name}.unreal.1.log").read_text()
+    assert "S2RHDR_DONE" in (logs / f"{plan.name}.unreal.2.log").read_text()
+
+
+def test_repeated_crash_fails_after_retries(plan, tmp_path, editor, project, monkeypatch):
+    with pytest.raises(RenderError, match=r"failed 3 time\(s\).*exited with code 139 without "
+                                          r"a status file"):
+        run(plan, tmp_path, editor, project, "crash", monkeypatch, retries=2)
+    assert attempts(tmp_path) == 3
+
+
+def test_hang_is_killed_at_the_timeout_with_its_children(plan, tmp_path, editor, project,
+                                                         monkeypatch):
+    child_file = tmp_path / "child.pid"
+    monkeypatch.setenv("FAKE_EDITOR_CHILD", str(child_file))
+    t0 = time.monotonic()
+    with pytest.raises(RenderError, match=r"timed out after 3 s"):
+        run(plan, tmp_path, editor, project, "hang", monkeypatch, timeout_s=3, retries=0)
+    assert time.monotonic() - t0 < 30
+    pid = int(child_file.read_text())
+    for _ in range(50):  # the editor's own child process went down with it
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"child process {pid} of the hung editor is still alive")
+
+
+def test_tonemapped_output_is_rejected(plan, tmp_path, editor, project, monkeypatch):
+    with pytest.raises(RenderError, match=r"no value above 1.0 .*tonemapped"):
+        run(plan, tmp_path, editor, project, "tonemapped", monkeypatch)
+    assert attempts(tmp_path) == 1  # deterministic: not retried
+
+
+def test_nonfinite_output_is_rejected(plan, tmp_path, editor, project, monkeypatch):
+    with pytest.raises(RenderError, match=r"0001.exr: 1 non-finite values"):
+        run(plan, tmp_path, editor, project, "nonfinite", monkeypatch)
+
+
+def test_missing_assets_are_one_clear_error_without_retry(plan, tmp_path, editor, project,
+                                                          monkeypatch):
+    with pytest.raises(RenderError, match=r"assets missing in Game.uproject: /Game/Cars/SM_Sedan"):
+        run(plan, tmp_path, editor, project, "missing_asset", monkeypatch, retries=3)
+    assert attempts(tmp_path) == 1
+
+
+def test_plugin_errors_are_not_retried_but_mrq_failures_are(plan, tmp_path, editor, project,
+                                                            monkeypatch):
+    with pytest.raises(RenderError, match=r"ValueError: plan has no level"):
+        run(plan, tmp_path, editor, project, "plan_error", monkeypatch, retries=3)
+    assert attempts(tmp_path) == 1
+    (tmp_path / "attempts").unlink()
+    with pytest.raises(RenderError, match=r"failed 2 time\(s\).*Movie Render Queue"):
+        run(plan, tmp_path, editor, project, "mrq_fail", monkeypatch, retries=1)
+    assert attempts(tmp_path) == 2
+
+
+def test_configuration_errors_are_one_line(plan, tmp_path, editor, project, monkeypatch):
+    for var in (ub.EDITOR_ENV, ub.PROJECT_ENV, ub.CONFIG_ENV):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.config/s2rhdr/unreal.yaml
+    with pytest.raises(S2RError, match=r"Unreal editor not configured.*S2RHDR_UNREAL_EDITOR"):
+        ub.resolve_options({})
+    with pytest.raises(S2RError, match=r"nope: Unreal editor not found or not executable"):
+        ub.resolve_options({"editor": str(tmp_path / "nope"), "project": str(project)})
+    with pytest.raises(S2RError, match=r"Unreal project not configured"):
+        ub.resolve_options({"editor": str(editor)})
+    with pytest.raises(S2RError, match=r"Other.uproject: Unreal project \(.uproject\) not found"):
+        ub.resolve_options({"editor": str(editor), "project": str(tmp_path / "Other.uproject")})
+    bare = tmp_path / "Bare" / "Bare.uproject"
+    bare.parent.mkdir()
+    bare.write_text("{}")
+    with pytest.raises(S2RError, match=r"S2RHDR plugin is not installed.*install-plugin"):
+        ub.render(plan, tmp_path / "o", options={"editor": str(editor), "project": str(bare)})
+    # an out-of-date install (a plugin file changed since) is refused too
+    headless = project.parent / "Plugins" / "S2RHDR" / ub.HEADLESS
+    headless.write_text(headless.read_text() + "\n# edited\n")
+    with pytest.raises(S2RError, match=r"out of date"):
+        ub.check_plugin(project)
+
+
+def test_config_file_and_environment_precedence(tmp_path, editor, project, monkeypatch):
+    cfg = tmp_path / "unreal.yaml"
+    cfg.write_text(f"editor: {editor}\nproject: {project}\ntimeout_s: 30\nretries: 2\n"
+                   f"extra_args: -dx12 -ini:Engine:[X]:Y=1\n")
+    monkeypatch.setenv(ub.CONFIG_ENV, str(cfg))
+    monkeypatch.delenv(ub.EDITOR_ENV, raising=False)
+    monkeypatch.delenv(ub.PROJECT_ENV, raising=False)
+    opts = ub.resolve_options({})
+    assert (opts.editor, opts.project, opts.timeout_s, opts.retries) == (editor, project, 30, 2)
+    assert opts.extra_args == ("-dx12", "-ini:Engine:[X]:Y=1")
+    assert ub.resolve_options({"retries": 0}).retries == 0  # option beats file
+    cfg.write_text("editor: x\nbogus: 1\n")
+    with pytest.raises(S2RError, match=r"unreal.yaml: unknown key\(s\) bogus"):
+        ub.resolve_options({})
+
+
+def test_command_is_an_argument_list_with_headless_flags(tmp_path, editor, project):
+    opts = ub.UnrealOptions(editor, project)
+    out = tmp_path / "my out"
+    cmd = ub.build_command(opts, project.parent / "Plugins" / "S2RHDR", out / "plan.json", out,
+                           out / ub.STATUS_NAME, "final")
+    assert cmd[:2] == [str(editor), str(project)]
+    for flag in ("-unattended", "-RenderOffscreen", "-nosplash", "-stdout", "-log"):
+        assert flag in cmd
+    assert "-nullrhi" not in cmd
+    script = cmd[2]
+    assert script.startswith("-ExecutePythonScript=") and script.endswith("--quality final")
+    assert f'--out "{out}"' in script  # a path with a space stays one argument
+    with pytest.raises(S2RError, match="double quotes"):
+        ub.build_command(opts, project.parent, tmp_path / 'a"b', out, out, "final")
+
+
+def test_validate_output_checks_count_size_and_range(plan, tmp_path):
+    out = tmp_path / "seq"
+    for i in range(2):
+        exr.write_exr(layout.frame_path(out, "img", i), np.full((24, 16, 3), 2.0, np.float32))
+    problems = ub.validate_output(plan, out)
+    assert any("2 frames, planned 3" in p for p in problems)
+    assert any("16x24, planned 32x24" in p for p in problems)
+    assert any("camera_params/0000.json: missing" in p for p in problems)
+
+
+def test_resources_ask_for_a_gpu():
+    from pipeline.backends import resource_request
+
+    assert resource_request("unreal", {})["GPU"] == 1.0
