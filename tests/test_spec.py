@@ -224,3 +224,13 @@ actors:
     first, second = spec.actors
     assert first.speed_mps == 1.3 and second.speed_mps == 2.0  # own keys override merged ones
     assert second.unreal.mesh == "/Game/P/SK_A" and second.path[0] == (6.0, 0.0, 0.0)
+
+
+def test_validate_spec_cli_on_shipped_specs(capsys):
+    from pipeline.cli import main
+
+    main(["validate-spec", str(SPECS), "--seed", "2"])  # returns normally: exit status 0
+    out = capsys.readouterr().out.splitlines()
+    oks = [line for line in out if line.startswith("OK ")]
+    assert len(oks) == len(load_specs(SPECS)) and out[-1].endswith("spec(s) valid")
+    assert not any("_defaults" in line for line in oks)
