@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,7 @@ class ShotTask:
     quality: str
     out_root: str
     options: dict[str, Any] = field(default_factory=dict)
+    ticks: Any = None  # a multiprocessing queue: (name, 1) per finished frame, for the bar
 
 
 @dataclass
@@ -180,6 +182,30 @@ def validate_shot(seq_dir: Path, passes: Iterable[str]) -> tuple[int, list[str]]
 
 # ---- worker -------------------------------------------------------------------------------
 
+class _QueueTicks:
+    """Progress sink in a worker process: forwards each frame to the parent's bar."""
+
+    def __init__(self, queue: Any, name: str):
+        self.queue, self.name = queue, name
+
+    def update(self, n: int = 1, note: str | None = None) -> None:
+        try:
+            self.queue.put((self.name, n, note or self.name))
+        except Exception:  # noqa: BLE001 - a lost tick must never fail a render
+            pass
+
+
+def _drain(queue: Any, bar: Progress, lock: threading.Lock, seen: dict[str, int]) -> None:
+    while True:
+        item = queue.get()
+        if item is None:
+            return
+        name, n, note = item
+        with lock:
+            seen[name] = seen.get(name, 0) + n
+            bar.update(n, note=note)
+
+
 def render_shot(task: ShotTask) -> dict[str, Any]:
     """Render one shot into its temp folder and validate it (runs in a worker process)."""
     t0 = time.perf_counter()
@@ -189,7 +215,10 @@ def render_shot(task: ShotTask) -> dict[str, Any]:
     if tmp.exists():
         shutil.rmtree(tmp)
     render = get_backend(task.backend)
-    kwargs: dict[str, Any] = {"quality": task.quality, "progress": _local_progress}
+    progress: Any = _local_progress
+    if progress is None and task.ticks is not None:
+        progress = _QueueTicks(task.ticks, task.name)
+    kwargs: dict[str, Any] = {"quality": task.quality, "progress": progress}
     if task.options:
         kwargs["options"] = dict(task.options)
     try:
@@ -257,8 +286,19 @@ def run_batch(plans: Sequence[ShotPlan], out: str | os.PathLike, *, backend: str
                              dict(options or {})))
     total = sum(by_name[t.name].frames for t in todo)
     in_process = executor == "local" and (jobs <= 1 or len(todo) <= 1)
+    lock, seen = threading.Lock(), {}
+    manager = drain = None
+    if executor == "local" and not in_process and show_progress:
+        import multiprocessing as mp
+
+        manager = mp.get_context("spawn").Manager()
+        ticks = manager.Queue()
+        todo = [replace(t, ticks=ticks) for t in todo]
     with Progress(total, f"render[{backend}/{quality}]", enabled=show_progress) as bar:
         _local_progress = bar if in_process else None
+        if manager is not None:
+            drain = threading.Thread(target=_drain, args=(ticks, bar, lock, seen), daemon=True)
+            drain.start()
         try:
             results = run_tasks(render_shot, todo, jobs=jobs, executor=executor,
                                 address=address, resources=resource_request(backend, options))
@@ -274,9 +314,18 @@ def run_batch(plans: Sequence[ShotPlan], out: str | os.PathLike, *, backend: str
                 if err is not None:
                     outcomes[task.name] = ShotOutcome(task.name, "failed", 0, 0.0, str(err))
                 if not in_process:
-                    bar.update(plan.frames, note=task.name)
+                    with lock:  # frames not reported frame by frame (Ray, failures)
+                        rest = plan.frames - seen.get(task.name, 0)
+                        seen[task.name] = plan.frames
+                        if rest > 0:
+                            bar.update(rest, note=task.name)
         finally:
             _local_progress = None
+            if manager is not None:
+                ticks.put(None)
+                if drain is not None:
+                    drain.join(timeout=5)
+                manager.shutdown()
     clean_stale_temps(root)
     return [outcomes[p.name] for p in plans if p.name in outcomes]
 
