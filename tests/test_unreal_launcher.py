@@ -194,18 +194,33 @@ def test_config_file_and_environment_precedence(tmp_path, editor, project, monke
 
 def test_command_is_an_argument_list_with_headless_flags(tmp_path, editor, project):
     opts = ub.UnrealOptions(editor, project)
-    out = tmp_path / "my out"
-    cmd = ub.build_command(opts, project.parent / "Plugins" / "S2RHDR", out / "plan.json", out,
-                           out / ub.STATUS_NAME, "final")
-    assert cmd[:2] == [str(editor), str(project)]
+    plugin = project.parent / "Plugins" / "S2RHDR"
+    out = tmp_path / "out"
+    cmd, env = ub.build_command(opts, plugin, out / "plan.json", out, out / ub.STATUS_NAME,
+                                "final")
+    assert cmd[:2] == [str(editor), str(project)] and env == {}
     for flag in ("-unattended", "-RenderOffscreen", "-nosplash", "-stdout", "-log"):
         assert flag in cmd
     assert "-nullrhi" not in cmd
-    script = cmd[2]
-    assert script.startswith("-ExecutePythonScript=") and script.endswith("--quality final")
-    assert f'--out "{out}"' in script  # a path with a space stays one argument
-    with pytest.raises(S2RError, match="double quotes"):
-        ub.build_command(opts, project.parent, tmp_path / 'a"b', out, out, "final")
+    assert cmd[2] == (f"-ExecutePythonScript={plugin / ub.HEADLESS} --plan {out / 'plan.json'} "
+                      f"--out {out} --status {out / ub.STATUS_NAME} --quality final")
+    # a path with a space: arguments move to a job file, the command line keeps the script
+    spaced = tmp_path / "my out"
+    cmd, env = ub.build_command(opts, plugin, spaced / "plan.json", spaced,
+                                spaced / ub.STATUS_NAME, "final")
+    assert cmd[2] == f"-ExecutePythonScript={plugin / ub.HEADLESS}"
+    job = json.loads(Path(env[ub.JOB_ENV]).read_text())
+    assert job == {"plan": str(spaced / "plan.json"), "out": str(spaced),
+                   "status": str(spaced / ub.STATUS_NAME), "quality": "final"}
+
+
+def test_paths_with_spaces_render_through_the_job_file(plan, tmp_path, editor, project,
+                                                       monkeypatch):
+    monkeypatch.setenv("FAKE_EDITOR_MODE", "ok")
+    out = tmp_path / "data set" / plan.name
+    ub.render(plan, out, options={"editor": str(editor), "project": str(project)})
+    assert layout.read_sequence(out).num_frames == plan.frames
+    assert not (out / ub.JOB_NAME).exists()
 
 
 def test_validate_output_checks_count_size_and_range(plan, tmp_path):

@@ -481,3 +481,25 @@ def test_unwrap_and_frame_rate(ue):
     assert sequence.frame_rate(29.97).tuple() == (2997, 100) or math.isclose(
         sequence.frame_rate(29.97).tuple()[0] / sequence.frame_rate(29.97).tuple()[1], 29.97)
     assert sequence.frame_rate(30).tuple() == (30, 1)
+
+
+def test_headless_reads_the_job_file_when_paths_have_spaces(ue, tmp_path, monkeypatch):
+    from s2rhdr_unreal import headless
+
+    plan = hand_plan()
+    register_assets(ue, plan)
+    base = tmp_path / "with space"
+    base.mkdir()
+    (base / "plan.json").write_text(plan.to_json())
+    job = base / "job.json"
+    job.write_text(json.dumps({"plan": str(base / "plan.json"), "out": str(base / "shot"),
+                               "status": str(base / "status.json"), "quality": "preview"}))
+    monkeypatch.setenv("S2RHDR_JOB", str(job))
+    exits: list[int] = []
+    assert headless.main([], exit_fn=exits.append) == 0
+    ue.simulate_render(True)
+    assert exits == [0] and json.loads((base / "status.json").read_text())["ok"] is True
+    _, cfg = _job(ue)
+    aa = cfg.find_setting_by_class(ue.MoviePipelineAntiAliasingSetting)
+    assert aa.prop("spatial_sample_count") == 1  # the job file's quality=preview was used
+    assert (base / "shot" / "img" / "0002.exr").is_file()

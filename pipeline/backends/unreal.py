@@ -33,6 +33,8 @@ PROJECT_ENV = "S2RHDR_UNREAL_PROJECT"
 CONFIG_ENV = "S2RHDR_UNREAL_CONFIG"
 DEFAULT_CONFIG = Path("~/.config/s2rhdr/unreal.yaml")
 STATUS_NAME = ".s2rhdr_unreal_status.json"  # dot-name: never hashed into the manifest
+JOB_NAME = ".s2rhdr_unreal_job.json"
+JOB_ENV = "S2RHDR_JOB"
 HEADLESS = Path("Content") / "Python" / "s2rhdr_unreal" / "headless.py"
 EDITOR_FLAGS = ("-unattended", "-RenderOffscreen", "-nosplash", "-NoLoadingScreen", "-stdout",
                 "-FullStdOutLogOutput", "-log", "-NoSound")
@@ -150,19 +152,31 @@ def check_plugin(project: Path) -> Path:
 
 
 def build_command(opts: UnrealOptions, plugin_dir: Path, plan_path: Path, out_dir: Path,
-                  status_path: Path, quality: str) -> list[str]:
-    """The editor's argument list (no shell). ``-ExecutePythonScript`` takes the script and
-    its arguments as one value; paths with spaces are quoted inside it."""
-    def q(path: Path) -> str:
-        text = str(path)
-        if '"' in text:
-            raise S2RError(f"{text}: paths with double quotes cannot be passed to Unreal")
-        return f'"{text}"' if " " in text else text
+                  status_path: Path, quality: str) -> tuple[list[str], dict[str, str]]:
+    """The editor's argument list (no shell) and extra environment.
 
-    script = " ".join([q(plugin_dir / HEADLESS), "--plan", q(plan_path), "--out", q(out_dir),
-                       "--status", q(status_path), "--quality", quality])
-    return [str(opts.editor), str(opts.project), f"-ExecutePythonScript={script}",
-            *EDITOR_FLAGS, *opts.extra_args]
+    ``-ExecutePythonScript`` takes the script and its arguments as ONE value, and Unreal
+    re-quotes values that contain spaces when it rebuilds its command line, so nested quotes
+    would break. Paths without whitespace go on the command line; otherwise the arguments
+    travel in a job file named by ``$S2RHDR_JOB`` (written next to the status file).
+    """
+    script = plugin_dir / HEADLESS
+    args = {"plan": str(plan_path), "out": str(out_dir), "status": str(status_path),
+            "quality": quality}
+    env: dict[str, str] = {}
+    if any(ch.isspace() for ch in "".join(args.values())):
+        import json
+
+        from s2rhdr_loader.layout import atomic_write_text
+
+        job = status_path.with_name(JOB_NAME)
+        atomic_write_text(job, json.dumps(args, indent=1) + "\n")
+        env[JOB_ENV] = str(job)
+        value = str(script)
+    else:
+        value = " ".join([str(script)] + [f"--{k} {v}" for k, v in args.items()])
+    return [str(opts.editor), str(opts.project), f"-ExecutePythonScript={value}",
+            *EDITOR_FLAGS, *opts.extra_args], env
 
 
 # ---- running the editor -------------------------------------------------------------------
@@ -181,8 +195,8 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
-def run_editor(cmd: list[str], log_path: Path, timeout_s: float,
-               on_progress: Any = None) -> RunResult:
+def run_editor(cmd: list[str], log_path: Path, timeout_s: float, on_progress: Any = None,
+               env: Mapping[str, str] | None = None) -> RunResult:
     """Run the editor, tee its output into ``log_path``, parse markers, enforce the timeout."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     result = RunResult(None, False, log_path)
@@ -192,7 +206,8 @@ def run_editor(cmd: list[str], log_path: Path, timeout_s: float,
         try:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, text=True, errors="replace",
-                                    bufsize=1, start_new_session=True)
+                                    bufsize=1, start_new_session=True,
+                                    env={**os.environ, **dict(env or {})})
         except OSError as exc:
             raise RenderError(f"{cmd[0]}: cannot start the Unreal editor ({exc})") from None
 
@@ -290,7 +305,7 @@ def _clean(out_dir: Path) -> None:
     """Remove a previous attempt's outputs (only names this backend writes)."""
     for name in ("img", "camera_params", ".mrq"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
-    for name in ("meta.json", STATUS_NAME):
+    for name in ("meta.json", STATUS_NAME):  # (the job file is rewritten before each run)
         (out_dir / name).unlink(missing_ok=True)
 
 
@@ -319,13 +334,13 @@ def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "defaul
     plan_path = layout.atomic_write_text(out / layout.PLAN_FILE, plan.to_json())
     status_path = out / STATUS_NAME
     log_dir = opts.log_dir or out.parent / "_logs"
-    cmd = build_command(opts, plugin_dir, plan_path, out, status_path, quality)
+    cmd, env = build_command(opts, plugin_dir, plan_path, out, status_path, quality)
     tick = _progress_fn(progress)
     failures: list[str] = []
     for attempt in range(1, opts.retries + 2):
         _clean(out)
         log = log_dir / f"{plan.name}.unreal.{attempt}.log"
-        run = run_editor(cmd, log, opts.timeout_s, tick)
+        run = run_editor(cmd, log, opts.timeout_s, tick, env)
         status = _read_status(status_path)
         if run.missing_assets or (status and status.get("missing_assets")):
             missing = run.missing_assets or list(status["missing_assets"])  # type: ignore[index]
@@ -335,6 +350,7 @@ def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "defaul
         if status and status.get("ok"):
             problems = validate_output(plan, out)
             status_path.unlink(missing_ok=True)
+            (out / JOB_NAME).unlink(missing_ok=True)
             if problems:
                 more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
                 raise RenderError(f"{plan.name}: Unreal output rejected: {problems[0]}{more}",

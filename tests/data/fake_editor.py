@@ -4,6 +4,7 @@
 # FAKE_EDITOR_MODE says: ok, crash, crash_once, hang, tonemapped, nonfinite, missing_asset,
 # mrq_fail, plan_error. Frames are written where MRQ writes them and moved into the layout by
 # the plugin's real writer module.
+import json
 import os
 import shlex
 import subprocess
@@ -25,6 +26,9 @@ if not project.is_file() or script_arg is None:
     print("fake editor: bad command line", flush=True)
     sys.exit(64)
 script, *rest = shlex.split(script_arg.split("=", 1)[1])
+if not rest:  # arguments in the job file (paths with spaces), as the plugin reads them
+    job = json.loads(Path(os.environ["S2RHDR_JOB"]).read_text())
+    rest = [x for k in ("plan", "out", "status", "quality") for x in (f"--{k}", job[k])]
 opts = dict(zip(rest[::2], rest[1::2]))
 content = Path(script).parents[1]
 sys.path[:0] = [str(content), str(content / "Lib" / "site-packages")]

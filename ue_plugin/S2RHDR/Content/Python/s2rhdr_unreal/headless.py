@@ -13,6 +13,7 @@ here from the editor's stdout:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -28,7 +29,18 @@ EXIT_OK, EXIT_RENDER, EXIT_ASSETS, EXIT_ERROR = 0, 3, 4, 5
 _STATE: dict[str, Any] = {}  # plan, paths, timers: alive until the render callback ran
 
 
+JOB_ENV = "S2RHDR_JOB"  # a JSON file {plan, out, status, quality}: paths with spaces
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Arguments from the script's command line or, when it has none, from the job file
+    named by ``$S2RHDR_JOB`` (Unreal re-quotes ``-ExecutePythonScript`` values, so paths
+    containing spaces cannot travel safely on its command line)."""
+    if not argv and os.environ.get(JOB_ENV):
+        with open(os.environ[JOB_ENV], encoding="utf-8") as fh:
+            job = json.load(fh)
+        argv = ["--plan", job["plan"], "--out", job["out"], "--status", job["status"],
+                "--quality", job.get("quality", "default")]
     parser = argparse.ArgumentParser(prog="s2rhdr_unreal.headless")
     parser.add_argument("--plan", required=True, help="plan.json written by the host")
     parser.add_argument("--out", required=True, help="shot folder (dataset layout)")
@@ -91,7 +103,7 @@ def _on_finished(success: bool) -> None:
 
 def main(argv: list[str] | None = None, *, exit_fn: Callable[[int], None] | None = None) -> int:
     """Start the shot; returns 0 once MRQ is running (or the exit code of an early failure)."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    args = parse_args(sys.argv[1:] if argv is None else list(argv))
     from pipeline.plan_model import load_plan
 
     out = Path(args.out).resolve()
