@@ -22,7 +22,7 @@ def cli() -> None:
     \b
     Examples:
       s2rhdr-render validate-spec scene_specs/
-      s2rhdr-render plan scene_specs/street_day.yaml -o plan.json
+      s2rhdr-render plan scene_specs/street_day_walk.yaml -o plan.json
       s2rhdr-render batch scene_specs/ --out out/demo --quality preview
       s2rhdr-render validate out/demo
       s2rhdr-render report out/demo -o out/demo_report
