@@ -93,14 +93,17 @@ def _quantised(x: np.ndarray, max_levels: int = 256) -> bool:
     return all(np.unique(flat[::step, c]).size <= max_levels for c in range(flat.shape[1]))
 
 
-def tonemap_evidence(rgb: np.ndarray, y_pos_pcts: tuple[float, float, float]
-                     ) -> tuple[bool, str]:
+def tonemap_evidence(rgb: np.ndarray, y_pos_pcts: tuple[float, float, float],
+                     dr_stops: float = 0.0) -> tuple[bool, str]:
     """Decide whether finite, non-negative RGB looks display-referred; returns (flag, why).
 
     Linear renders either exceed 1.0 or, once normalised into [0, 1] (the official
     P1/P99 preprocessing), keep a low median and a wide log spread (mid grey 0.18 sits ~2.5
     stops below white). A gamma / tone curve lifts the median above 0.18 and compresses the
-    spread by ~2.2x; 8-bit sources also show at most 256 distinct levels.
+    spread by ~2.2x; 8-bit sources also show at most 256 distinct levels. A robust range
+    (``dr_stops``, luminance p0.1..p99.9) of 12+ stops inside [0, 1] is linear: display
+    encodings squeeze it to well under 12 (a bright linear frame normalised to [0, 1] keeps
+    its deep shadows, so its high median alone does not flag it).
     """
     vmax = float(rgb.max())
     if vmax > 1.001:
@@ -114,7 +117,7 @@ def tonemap_evidence(rgb: np.ndarray, y_pos_pcts: tuple[float, float, float]
     why = (f"hard ceiling at {vmax:.3f} with {100 * pile:.1f}% of values at 1.0, {shape}")
     if _quantised(rgb):
         return True, why + ", <= 256 distinct levels (8-bit source)"
-    if p50 >= 0.18 and spread <= 6.0:
+    if p50 >= 0.18 and spread <= 6.0 and dr_stops < 12.0:
         return True, why + " (gamma-shaped; linear data has median < 0.18 or a wider spread)"
     return False, ""
 
@@ -172,7 +175,7 @@ def frame_checks(img: np.ndarray, opts: ValidateOptions, *, is_half: bool = Fals
             f"dynamic range {stops:.1f} stops (luminance p{opts.dr_low_pct:g}..p"
             f"{opts.dr_high_pct:g}) is below --min-dr-stops {opts.min_dr_stops:g}; "
             "not HDR content (check tone mapping, exposure clipping)")
-    flag, why = tonemap_evidence(rgb, (p10, p50, p90))
+    flag, why = tonemap_evidence(rgb, (p10, p50, p90), stops)
     if flag:
         add("tonemapped", f"looks tonemapped / display-referred: {why}; render scene-linear "
                           "output with the tone curve off")

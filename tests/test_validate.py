@@ -32,10 +32,17 @@ def seq_checks(root, **kw) -> dict[str, list[dict]]:
     return out
 
 
+def bright_sky(seed: int) -> np.ndarray:
+    """A frame that is ~60% sky: once normalised to [0, 1] its median is high (~0.46)."""
+    x = hdr_scene(96, 64, seed=seed)
+    return np.concatenate([x[:20], x[:20], x[20:]], 0)[:64]
+
+
 def test_good_linear_frames_pass_every_frame_check():
     for seed in range(3):
         assert checks(hdr_scene(seed=seed)) == set()
         assert checks(official_normalised(hdr_scene(seed=seed))) == set()  # linear in [0, 1]
+        assert checks(official_normalised(bright_sky(seed))) == set()
 
 
 def test_gamma_encoded_clipped_copy_fails_as_tonemapped():
@@ -46,6 +53,7 @@ def test_gamma_encoded_clipped_copy_fails_as_tonemapped():
         assert found["tonemapped"].message.startswith("x.exr: ")
     # gamma applied to the officially normalised frame: still display-referred
     assert "tonemapped" in checks(official_normalised(hdr_scene(96, 64)) ** (1 / 2.2))
+    assert "tonemapped" in checks(gamma_clipped(bright_sky(0)))
     # an 8-bit export stored as integers 0..255
     eight = np.round(gamma_clipped(hdr_scene(96, 64)) * 255).astype(np.float32)
     assert "tonemapped" in checks(eight)
