@@ -243,7 +243,8 @@ def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
                  "lens_flare_intensity", "scene_fringe_intensity", "motion_blur_amount",
                  "tone_curve_amount", "expand_gamut", "local_exposure_detail_strength",
                  "auto_exposure_method", "camera_iso", "camera_shutter_speed",
-                 "depth_of_field_fstop", "auto_exposure_bias", "color_gamma"):
+                 "depth_of_field_fstop", "auto_exposure_bias", "color_gamma",
+                 *linear.settings_values(plan.exposure.ev100, plan.camera.fstop)):
         assert pp.prop(f"override_{name}") is True, f"override_{name} not set"
     assert pp.prop("color_gamma").tuple() == (1.0, 1.0, 1.0, 1.0)
 
@@ -309,7 +310,10 @@ def test_hand_plan_builds_locks_and_renders(ue, tmp_path):
 
 @pytest.mark.skipif(not SPECS, reason="no scene specs in scene_specs/ yet")
 def test_every_scene_spec_builds_and_renders(tmp_path, monkeypatch):
+    from pipeline.spec import load_spec
+
     plans = spec_plans()
+    exercised = 0
     for i, plan in enumerate(plans):
         if not (plan.environment.backends.get("unreal") or {}).get("level"):
             continue  # a Mitsuba-only spec
@@ -319,6 +323,20 @@ def test_every_scene_spec_builds_and_renders(tmp_path, monkeypatch):
         _purge()
         register_assets(fake, plan)
         _check_shot(fake, plan, tmp_path / f"s{i}")
+        # actor count and assets exactly as the spec names them
+        spec = load_spec(SPECS[i])
+        seq = _sequence(fake, plan)
+        templates = [b.template for b in seq.bindings
+                     if type(b.template).__name__ in ("SkeletalMeshActor", "StaticMeshActor")]
+        assert len(templates) == len(spec.actors)
+        for actor, tmpl in zip(spec.actors, templates):
+            comp = (tmpl.prop("skeletal_mesh_component") if type(tmpl).__name__ ==
+                    "SkeletalMeshActor" else tmpl.prop("static_mesh_component"))
+            mesh = comp.prop("skeletal_mesh_asset") or comp.prop("static_mesh")
+            if isinstance(actor.unreal.mesh, str):  # (a random choice is resolved by the plan)
+                assert mesh.get_path_name().split(".")[0] == actor.unreal.mesh
+        exercised += 1
+    assert exercised >= 1
     _purge()
 
 
