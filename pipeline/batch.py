@@ -102,7 +102,8 @@ def load_plans(paths: Sequence[str | os.PathLike], *, only: Sequence[str] = (),
 # ---- state of a shot on disk --------------------------------------------------------------
 
 def shot_state(root: Path, plan: ShotPlan, backend: str, quality: str,
-               manifest: dict[str, Any]) -> tuple[str, str]:
+               manifest: dict[str, Any], options: dict[str, Any] | None = None,
+               ) -> tuple[str, str]:
     """("complete" | "missing" | "stale" | "partial", why) for one shot."""
     rec = manifest.get("sequences", {}).get(plan.name)
     folder = root / plan.name
@@ -110,9 +111,9 @@ def shot_state(root: Path, plan: ShotPlan, backend: str, quality: str,
         return ("partial", "folder without manifest record") if folder.exists() else (
             "missing", "not rendered yet")
     want = {"spec_hash": plan.spec_hash, "seed": plan.seed, "backend": backend,
-            "quality": quality}
+            "quality": quality, "options": dict(options or {})}
     for key, value in want.items():
-        if rec.get(key) != value:
+        if rec.get(key, {} if key == "options" else None) != value:
             return "stale", f"{key} changed ({rec.get(key)!r} -> {value!r})"
     problems = layout.verify_sequence(root, plan.name, manifest)
     if problems:
@@ -250,7 +251,8 @@ def finalize_shot(root: Path, task: ShotTask, plan: ShotPlan, tmp: Path,
         shutil.rmtree(old, ignore_errors=True)
     meta = layout.read_json(final / layout.META_FILE)
     entry = {"spec_hash": plan.spec_hash, "seed": plan.seed, "backend": task.backend,
-             "quality": task.quality, "frames": frames, "spec_path": plan.spec_path,
+             "quality": task.quality, "options": dict(task.options), "frames": frames,
+             "spec_path": plan.spec_path,
              "variant": meta.get("variant", ""), "resolution": meta.get("resolution"),
              "rendered_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "files": layout.hash_files(final)}
@@ -270,18 +272,25 @@ def run_batch(plans: Sequence[ShotPlan], out: str | os.PathLike, *, backend: str
         raise S2RError(f"unknown quality {quality!r}", hint=f"use one of {', '.join(QUALITIES)}")
     get_backend(backend)  # fail early (one line) if the backend cannot be imported
     root = Path(out).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise S2RError(f"{root}: cannot create the output folder ({exc.strerror})",
+                       hint="--out must be a writable folder") from None
     clean_stale_temps(root)
     manifest = layout.read_manifest(root)
     outcomes: dict[str, ShotOutcome] = {}
+    reasons: dict[str, str] = {}
     todo: list[ShotTask] = []
     by_name = {p.name: p for p in plans}
     for plan in plans:
-        state, why = shot_state(root, plan, backend, quality, manifest)
+        state, why = shot_state(root, plan, backend, quality, manifest, options)
         if state == "complete" and not force:
             outcomes[plan.name] = ShotOutcome(plan.name, "skipped", plan.frames, 0.0,
                                               "complete (manifest + hashes match)")
             continue
+        reasons[plan.name] = "forced" if force and state == "complete" else (
+            "" if state == "missing" else f"redone: {why}")
         todo.append(ShotTask(plan.name, plan.to_json(), backend, quality, str(root),
                              dict(options or {})))
     total = sum(by_name[t.name].frames for t in todo)
@@ -308,7 +317,8 @@ def run_batch(plans: Sequence[ShotPlan], out: str | os.PathLike, *, backend: str
                     try:
                         finalize_shot(root, task, plan, Path(result["tmp"]), result["frames"])
                         outcomes[task.name] = ShotOutcome(task.name, "rendered",
-                                                          result["frames"], result["seconds"])
+                                                          result["frames"], result["seconds"],
+                                                          reasons.get(task.name, ""))
                     except (OSError, S2RError, layout.LayoutError) as exc:
                         err = f"could not move the shot into place: {exc}"
                 if err is not None:

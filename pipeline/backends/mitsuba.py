@@ -154,15 +154,34 @@ def _split(arr: np.ndarray, n_expected: int, what: str) -> np.ndarray:
     return arr
 
 
+OPTIONS = ("spp", "max_depth")
+
+
 def render(plan: ShotPlan, out_dir: Path, *, quality: str = "default", progress: Any = None,
-           verbose: bool = True) -> list[Path]:
-    """Render every output frame of ``plan`` into ``out_dir`` (a sequence folder)."""
+           options: dict[str, Any] | None = None, verbose: bool = True) -> list[Path]:
+    """Render every output frame of ``plan`` into ``out_dir`` (a sequence folder).
+
+    ``options`` (``-O KEY=VALUE`` on the command line): ``spp`` and ``max_depth`` override the
+    quality profile.
+    """
     t_start = time.perf_counter()
+    opts = dict(options or {})
+    unknown = sorted(set(opts) - set(OPTIONS))
+    if unknown:
+        raise RenderError(f"unknown mitsuba option(s) {', '.join(unknown)}",
+                          hint=f"use {', '.join(OPTIONS)}")
+    try:
+        forced = {k: int(v) for k, v in opts.items()}
+    except (TypeError, ValueError):
+        raise RenderError(f"mitsuba options must be integers, got {opts}") from None
+    if any(v < 1 for v in forced.values()):
+        raise RenderError(f"mitsuba options must be >= 1, got {forced}")
     variant = activate(verbose)
     import drjit as dr
     import mitsuba as mi
 
     plan_r, spp, max_depth = profile(plan, quality)
+    spp, max_depth = forced.get("spp", spp), forced.get("max_depth", max_depth)
     w, h = plan_r.render.resolution
     k = np.array(plan_r.camera.K, dtype=np.float64)
     fov = math.degrees(2 * math.atan(w / (2 * k[0, 0])))

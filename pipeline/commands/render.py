@@ -19,8 +19,19 @@ def _seeds(text: str | None) -> tuple[int, ...]:
                                  param_hint="--seeds") from None
 
 
+def _options(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE",
+                                     param_hint="--backend-option")
+        out[key.strip()] = value
+    return out
+
+
 @click.command("batch")
-@click.argument("specs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("specs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Dataset root (created; manifest.json lives here).")
 @click.option("--backend", type=click.Choice(sorted(BACKENDS)), default="mitsuba",
@@ -37,10 +48,13 @@ def _seeds(text: str | None) -> tuple[int, ...]:
 @click.option("--only", multiple=True, metavar="NAME", help="Render only this shot (repeatable).")
 @click.option("--seeds", default=None, metavar="LIST",
               help="Render every spec once per seed (e.g. 0,1,2) as <name>-s<seed>.")
+@click.option("--backend-option", "-O", "backend_options", multiple=True, metavar="KEY=VALUE",
+              help="Option for the backend (repeatable), e.g. -O editor=/opt/UE/UnrealEditor-Cmd "
+                   "-O project=/p/S2R.uproject for unreal.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
           jobs: int, executor: str, address: str | None, force: bool, only: tuple[str, ...],
-          seeds: str | None, quiet: bool) -> None:
+          seeds: str | None, backend_options: tuple[str, ...], quiet: bool) -> None:
     """Render SPECS (spec .yaml files, folders of them, or plan .json files) into --out.
 
     Each shot renders into a temporary folder and is moved into place only when complete
@@ -57,9 +71,10 @@ def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
     """
     from pipeline.batch import load_plans, run_batch, summary_table
 
+    options = _options(backend_options)
     plans = load_plans(list(specs), only=only, seeds=_seeds(seeds))
     outcomes = run_batch(plans, out, backend=backend, quality=quality, jobs=jobs,
-                         executor=executor, address=address, force=force,
+                         executor=executor, address=address, force=force, options=options,
                          show_progress=not quiet)
     click.echo(summary_table(outcomes))
     failed = [o.name for o in outcomes if o.status == "failed"]
