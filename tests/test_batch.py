@@ -155,3 +155,32 @@ def test_ray_executor(tmp_path):
     outcomes = run_batch(plans, tmp_path, quality="preview", executor="ray",
                          show_progress=False)
     assert _status(outcomes) == {"r-0": "rendered"}
+
+
+def test_specs_are_planned_per_seed_and_filtered():
+    spec = ROOT / "scene_specs" / "street_day_walk.yaml"
+    if not spec.is_file():
+        pytest.skip("scene_specs/street_day_walk.yaml not present")
+    plans = load_plans([spec], seeds=[1, 2])
+    assert [p.name for p in plans] == ["street_day_walk-s1", "street_day_walk-s2"]
+    assert [p.seed for p in plans] == [1, 2]
+    assert plans[0].spec_hash == plans[1].spec_hash
+    assert plans[0].timeline[0].camera != plans[1].timeline[0].camera  # seeded shake differs
+    only = load_plans([spec], seeds=[1, 2], only=["street_day_walk-s2"])
+    assert [p.name for p in only] == ["street_day_walk-s2"]
+
+
+def test_a_real_spec_renders_end_to_end_and_options_are_part_of_the_record(tmp_path, capsys):
+    spec = ROOT / "scene_specs" / "street_dusk_dogwalk.yaml"
+    if not spec.is_file():
+        pytest.skip("scene_specs/street_dusk_dogwalk.yaml not present")
+    args = ["batch", str(spec), "--out", str(tmp_path), "--quality", "preview", "-q",
+            "-O", "spp=1"]
+    main(args)
+    seq = layout.read_sequence(tmp_path / "street_dusk_dogwalk")
+    assert seq.num_frames == 10 and set(seq.passes) == set(layout.PASSES[1:])
+    meta = layout.read_json(seq.path / "meta.json")
+    assert meta["spp"] == 1 and "visible disk" in meta["lighting"]["sun"]
+    capsys.readouterr()
+    main([*args[:-1], "spp=2"])
+    assert "redone: options changed" in capsys.readouterr().out
