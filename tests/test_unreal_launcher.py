@@ -236,4 +236,5 @@ def test_validate_output_checks_count_size_and_range(plan, tmp_path):
 def test_resources_ask_for_a_gpu():
     from pipeline.backends import resource_request
 
-    assert resource_request("unreal", {})["GPU"] == 1.0
+    assert resource_request("unreal", {}) == {"CPU": 4.0, "GPU": 1.0}
+    assert resource_request("unreal", {"gpus": "2"})["GPU"] == 2.0

@@ -39,7 +39,8 @@ HEADLESS = Path("Content") / "Python" / "s2rhdr_unreal" / "headless.py"
 EDITOR_FLAGS = ("-unattended", "-RenderOffscreen", "-nosplash", "-NoLoadingScreen", "-stdout",
                 "-FullStdOutLogOutput", "-log", "-NoSound")
 _MARK = re.compile(r"S2RHDR_(PROGRESS|MISSING_ASSET|ERROR|DONE|INFO)\b ?(.*?)\s*$")
-_OPTION_KEYS = ("editor", "project", "timeout_s", "retries", "extra_args", "log_dir", "config")
+_OPTION_KEYS = ("editor", "project", "timeout_s", "retries", "extra_args", "log_dir", "cpus",
+                "gpus", "config")
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,12 @@ def resolve_options(options: Mapping[str, Any] | None = None) -> UnrealOptions:
 
 
 def resources(options: Mapping[str, Any]) -> dict[str, float]:
-    """Per-shot request for the Ray executor: an Unreal editor needs a GPU."""
-    return {"CPU": 4.0, "GPU": 1.0}
+    """Per-shot request for the Ray executor: an Unreal editor needs a whole GPU (and a few
+    cores for shader compilation and streaming); ``-O gpus=`` / ``-O cpus=`` override."""
+    try:
+        return {"CPU": float(options.get("cpus", 4)), "GPU": float(options.get("gpus", 1))}
+    except (TypeError, ValueError):
+        raise S2RError("Unreal options: cpus and gpus must be numbers") from None
 
 
 def check_plugin(project: Path) -> Path:
