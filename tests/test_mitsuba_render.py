@@ -223,3 +223,29 @@ def test_mesh_actor_from_obj_file(tmp_path):
 def test_unknown_preset_is_a_one_line_error(tmp_path):
     with pytest.raises(RenderError, match="unknown mitsuba preset 'moon'"):
         mb.render(make_plan("bad", preset="moon"), tmp_path, quality="preview")
+
+
+@pytest.mark.parametrize("kind", ["area", "spot"])
+def test_lights_emit_along_their_forward_axis(tmp_path, kind):
+    def lit(pitch: float) -> float:
+        light = LightPlan(kind, (8.0, 0.0, 2.5), (0.0, pitch, 0.0), (1.0, 1.0),
+                          luminance=5e5, intensity_cd=5e4, cone_deg=40.0, visible=False)
+        plan = make_plan(f"l{int(pitch) + 90}", frames=1, sun=None, sky=0.0, lights=[light],
+                         target=(8.0, 0.0, 0.0), passes=("img",), pixel_type="float")
+        mb.render(plan, tmp_path / f"{kind}{pitch}", quality="final")
+        return float(np.mean(_read(tmp_path / f"{kind}{pitch}", "img")))
+
+    down, up = lit(-90.0), lit(90.0)  # Unreal pitch -90 looks straight down at the ground
+    assert down > 20 * max(up, 1e-6)
+
+
+def test_sunlit_ground_has_the_photometric_value(tmp_path):
+    # Lambertian ground: L = albedo * E * sin(elevation) / pi, pixel = L * exposure scale
+    sun = SunPlan(45.0, 0.0, 80000.0, visible=False)
+    plan = make_plan("lux", frames=1, spp=8, sun=sun, sky=0.0, target=(8.0, 0.0, 0.0),
+                     cam_path=[(0.0, 0.0, 4.0)], passes=("img", "diffuse"), pixel_type="float")
+    mb.render(plan, tmp_path, quality="final")
+    img, alb = _read(tmp_path, "img")[..., 1], _read(tmp_path, "diffuse")[..., 1]
+    sel = alb > 0.05
+    expected = 80000.0 * math.sin(math.radians(45.0)) / math.pi * plan.exposure.scale
+    assert np.median(img[sel] / alb[sel]) == pytest.approx(expected, rel=0.1)
