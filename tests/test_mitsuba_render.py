@@ -249,3 +249,15 @@ def test_sunlit_ground_has_the_photometric_value(tmp_path):
     sel = alb > 0.05
     expected = 80000.0 * math.sin(math.radians(45.0)) / math.pi * plan.exposure.scale
     assert np.median(img[sel] / alb[sel]) == pytest.approx(expected, rel=0.1)
+
+
+def test_half_output_clamps_and_counts_overflowing_pixels(tmp_path):
+    plan = make_plan("clamp", frames=1, preset="none", sky=100.0, target=(10.0, 0.0, 1.6),
+                     mitsuba={"spheres": [{"center": (10.0, 0.0, 1.6), "radius": 0.5,
+                                           "radiance": 1e10}]}, passes=("img",))
+    mb.render(plan, tmp_path, quality="final")
+    img = _read(tmp_path, "img")
+    meta = layout.read_json(tmp_path / "meta.json")
+    over = int(np.count_nonzero((img >= 65504).any(axis=-1)))
+    assert over > 0 and img.max() == 65504 and np.isfinite(img).all()
+    assert meta["clamped_pixels"]["total"] == over

@@ -154,6 +154,53 @@ def _split(arr: np.ndarray, n_expected: int, what: str) -> np.ndarray:
     return arr
 
 
+def _write_passes(out_dir: Path, plan: ShotPlan, frame: FramePlan, passes: set[str],
+                  img: np.ndarray, guides: np.ndarray | None, geo: np.ndarray | None,
+                  id_to_actor: dict[int, int], nxt: FramePlan | None,
+                  motions: dict[int, np.ndarray] | None) -> list[Path]:
+    """Write one frame's EXRs and camera record; geometry passes come from the 1-spp render."""
+    i = frame.index
+    r = plan.render
+    h, w = img.shape[:2]
+    half = {"compression": r.exr_compression, "pixel_type": "half"}
+    flt = {"compression": r.exr_compression, "pixel_type": "float"}
+    out: list[Path] = []
+
+    def put(name: str, data: np.ndarray, **kw: Any) -> None:
+        out.append(Path(exr.write_exr(layout.frame_path(out_dir, name, i), data, **kw).path))
+
+    put("img", img, pixel_type=r.exr_pixel_type, compression=r.exr_compression,
+        attributes={"s2rhdrFrame": str(i), "s2rhdrBackend": "mitsuba"})
+    if guides is not None:
+        guides = _split(guides, 6, "albedo/normal")  # an aov-only render: no RGB channels
+        if "diffuse" in passes:
+            put("diffuse", guides[..., 0:3], **half)
+        if "normal" in passes:
+            n = guides[..., 3:6] * FLIP_Y
+            norm = np.linalg.norm(n, axis=-1, keepdims=True)
+            put("normal", np.where(norm > 1e-6, n / np.maximum(norm, 1e-6), 0.0),
+                channels=("X", "Y", "Z"), **half)
+    if geo is not None:
+        geo = _split(geo, 4, "geometry")
+        pos = geo[..., 0:3].astype(np.float64) * FLIP_Y
+        sid = np.rint(geo[..., 3]).astype(np.int64)
+        w2c = np.array(frame.camera.world_to_camera, dtype=np.float64)
+        if "depth" in passes:
+            put("depth", camera_depth(pos, sid, w2c), channels=("Z",), **flt)
+        if "mask" in passes:
+            put("mask", actor_mask(sid, id_to_actor), channels=("Y",), **flt)
+        if "flow" in passes:
+            if nxt is None or motions is None:  # last frame: no successor, zero (in meta.json)
+                flow = np.zeros((h, w, 2), np.float32)
+            else:
+                k = np.array(plan.camera.K, dtype=np.float64)
+                flow = forward_flow(pos, sid, motions, k, w2c, k,
+                                    np.array(nxt.camera.world_to_camera, dtype=np.float64))
+            put("flow", flow, channels=("U", "V"), **flt)
+    out.append(layout.write_camera_params(out_dir, i, plan.camera_params(i)))
+    return out
+
+
 OPTIONS = ("spp", "max_depth")
 
 
@@ -224,54 +271,17 @@ def render(plan: ShotPlan, out_dir: Path, *, quality: str = "default", progress:
         dr.sync_thread()
         t_mitsuba += time.perf_counter() - t0
         img = _split(img, 3, "image")
-        if guides is not None:
-            guides = _split(guides, 6, "albedo/normal")  # an aov-only render: no RGB
-            albedo, normal = guides[..., 0:3], guides[..., 3:6]
-        if geo is not None:
-            geo = _split(geo, 4, "geometry")
-            pos = geo[..., 0:3].astype(np.float64) * FLIP_Y
-            sid = np.rint(geo[..., 3]).astype(np.int64)
         if not np.isfinite(img).all():
             raise RenderError(f"{plan.name}: frame {frame.index} has non-finite pixels")
         i = frame.index
-        w2c = np.array(frame.camera.world_to_camera, dtype=np.float64)
-        attrs = {"s2rhdrFrame": str(i), "s2rhdrBackend": "mitsuba"}
-        rep = exr.write_exr(layout.frame_path(out_dir, "img", i), img,
-                            pixel_type=plan_r.render.exr_pixel_type,
-                            compression=plan_r.render.exr_compression, attributes=attrs)
-        written.append(Path(rep.path))
-        if rep.clamped:
-            clamped[f"{i:04d}"] = rep.clamped
-        half = {"compression": plan_r.render.exr_compression, "pixel_type": "half"}
-        flt = {"compression": plan_r.render.exr_compression, "pixel_type": "float"}
-        if "diffuse" in passes:
-            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "diffuse", i),
-                                              albedo, **half).path))
-        if "normal" in passes:
-            n = normal * FLIP_Y
-            norm = np.linalg.norm(n, axis=-1, keepdims=True)
-            n = np.where(norm > 1e-6, n / np.maximum(norm, 1e-6), 0.0)
-            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "normal", i), n,
-                                              channels=("X", "Y", "Z"), **half).path))
-        if "depth" in passes:
-            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "depth", i),
-                                              camera_depth(pos, sid, w2c),
-                                              channels=("Z",), **flt).path))
-        if "mask" in passes:
-            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "mask", i),
-                                              actor_mask(sid, id_to_actor),
-                                              channels=("Y",), **flt).path))
-        if "flow" in passes:
-            nxt = by_index.get(i + 1)
-            if nxt is None:  # the last frame has no successor: zero flow, noted in meta.json
-                flow = np.zeros((h, w, 2), np.float32)
-            else:
-                motions = _motions(build, ids, now, _poses(nxt, plan_r))
-                flow = forward_flow(pos, sid, motions, k, w2c, k,
-                                    np.array(nxt.camera.world_to_camera, dtype=np.float64))
-            written.append(Path(exr.write_exr(layout.frame_path(out_dir, "flow", i), flow,
-                                              channels=("U", "V"), **flt).path))
-        written.append(layout.write_camera_params(out_dir, i, plan_r.camera_params(i)))
+        if plan_r.render.exr_pixel_type == "half":
+            over = int(np.count_nonzero((img > exr.HALF_MAX).any(axis=-1)))
+            if over:
+                clamped[f"{i:04d}"] = over
+        nxt = by_index.get(i + 1)
+        motions = _motions(build, ids, now, _poses(nxt, plan_r)) if nxt is not None else None
+        written += _write_passes(out_dir, plan_r, frame, passes, img, guides, geo,
+                                 id_to_actor, nxt, motions)
         per_frame.append(time.perf_counter() - t_frame)
         _tick(progress, f"{plan.name} {i:04d}")
     written.append(layout.atomic_write_text(out_dir / layout.PLAN_FILE, plan_r.to_json()))
@@ -284,7 +294,8 @@ def render(plan: ShotPlan, out_dir: Path, *, quality: str = "default", progress:
         "frames": len(frames), "warmup_frames_skipped": plan.warmup_frames,
         "timings": {"total_s": round(total, 4), "mitsuba_render_s": round(t_mitsuba, 4),
                     "per_frame_s": [round(t, 4) for t in per_frame]},
-        "clamped_pixels": {"total": int(sum(clamped.values())), "per_frame": clamped},
+        "clamped_pixels": {"total": int(sum(clamped.values())), "per_frame": clamped,
+                           "note": "pixels with a channel above 65504 stored as HALF"},
         "pixel_units": "luminance (cd/m^2) x exposure.scale; emitters scaled, image as rendered",
         "flow_last_frame": "zero (no successor frame in the plan)",
         "lighting": build.notes,
