@@ -157,7 +157,9 @@ class CachedFrames:
         return self._arr
 
     def crop(self, i: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        return np.asarray(self._array()[i, y0:y1, x0:x1], dtype=np.float32)
+        from s2rhdr_loader.recipes import half_to_float
+
+        return half_to_float(np.array(self._array()[i, y0:y1, x0:x1]))
 
     def stats(self) -> dict[str, float]:
         return self._stats

@@ -103,11 +103,15 @@ class ExrFrames:
         self.seq = seq
         head = read_header(seq.frames[0])
         self.num_frames, self.height, self.width = seq.num_frames, head.height, head.width
+        # HALF frames are decoded as float16 and only the crop is widened: converting the
+        # whole band to float32 costs more than decoding it
+        half = all(head.channels.get(c) == "half" for c in _RGB)
+        self._dtype = np.float16 if half else np.float32
         self._stats: dict[str, float] | None = None
 
     def crop(self, i: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        band = read_exr_rows(self.seq.frames[i], y0, y1, channels=_RGB)
-        return np.ascontiguousarray(band[:, x0:x1])
+        band = read_exr_rows(self.seq.frames[i], y0, y1, channels=_RGB, dtype=self._dtype)
+        return recipes.half_to_float(band[:, x0:x1])
 
     def stats(self) -> dict[str, float]:
         if self._stats is None:
