@@ -152,7 +152,8 @@ def _own_defs() -> set[str]:
 
 def _scan() -> dict[str, list]:
     """unreal.X[.Y] chains, engine-looking method calls, legacy() strings, property names."""
-    out: dict[str, list] = {"attrs": [], "calls": [], "legacy": [], "props": []}
+    out: dict[str, list] = {"attrs": [], "calls": [], "legacy": [], "props": [],
+                            "getattr": []}
     for f in _plugin_files():
         tree = ast.parse(f.read_text())
         modules = {a.asname or a.name.split(".")[0] for n in ast.walk(tree)
@@ -168,6 +169,9 @@ def _scan() -> dict[str, list]:
             if not isinstance(node, ast.Call):
                 continue
             fn = node.func
+            if isinstance(fn, ast.Name) and fn.id in ("getattr", "hasattr") and \
+                    len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                out["getattr"].append((f.name, node.lineno, node.args[1].value))
             if isinstance(fn, ast.Name) and fn.id == "legacy" or (
                     isinstance(fn, ast.Attribute) and fn.attr == "legacy"):
                 out["legacy"].append((f.name, node.lineno, node.args[1].value))
@@ -246,6 +250,18 @@ def test_legacy_names_only_through_compat(table):
     for fname, line, name in scan["props"]:
         if name in LEGACY:
             assert fname == "compat.py", f"{fname}:{line}: legacy property {name} outside compat"
+
+
+def test_feature_probes_name_real_api(table):
+    """``getattr(obj, "name", None)`` probes in compat must name something of 5.6, MRQ or a
+    documented legacy name -- a typo would silently take the fallback branch forever."""
+    members, _ = _all_names(table)
+    known = members | set(table["classes"]) | set(MRQ_ALLOW) | set().union(*MRQ_ALLOW.values())
+    problems = [f"{f}:{ln}: getattr probe {name!r} names nothing known"
+                for f, ln, name in _scan()["getattr"]
+                if name not in known and name not in LEGACY]
+    assert not problems, "\n".join(problems)
+    assert any(name == "set_is_rendering_offscreen" for _, _, name in _scan()["getattr"])
 
 
 def test_editor_property_names_exist(table):

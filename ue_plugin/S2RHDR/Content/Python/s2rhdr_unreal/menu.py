@@ -126,6 +126,9 @@ def run(spec_path: str, render: bool = True) -> Any:
     except sequence.MissingAssetsError as exc:
         _message("S2R-HDR: missing assets", str(exc))
         return None
+    except Exception as exc:  # a level that will not open, an engine refusal: say so
+        _message("S2R-HDR: could not build the shot", f"{type(exc).__name__}: {exc}")
+        return None
     if not render:
         unreal.log(f"S2R-HDR: built {shot.sequence.get_path_name()}")
         return shot
