@@ -45,9 +45,10 @@ CHECKS: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class ValidateOptions:
-    """Thresholds; defaults suit rendered linear HDR (a p0.1..p99.9 span of 15+ stops)."""
+    """Thresholds. ``min_dr_stops`` 4: flat renders (a sunlit street with the sun behind the
+    camera spans ~5 stops p0.1..p99.9) pass, a 3-stop frame is not HDR content."""
 
-    min_dr_stops: float = 6.0
+    min_dr_stops: float = 4.0
     dr_low_pct: float = 0.1
     dr_high_pct: float = 99.9
     drift_stops: float = 1.0
@@ -94,16 +95,18 @@ def _quantised(x: np.ndarray, max_levels: int = 256) -> bool:
 
 
 def tonemap_evidence(rgb: np.ndarray, y_pos_pcts: tuple[float, float, float],
-                     dr_stops: float = 0.0) -> tuple[bool, str]:
+                     dr_stops: float = 0.0, y_max: float | None = None) -> tuple[bool, str]:
     """Decide whether finite, non-negative RGB looks display-referred; returns (flag, why).
 
-    Linear renders either exceed 1.0 or, once normalised into [0, 1] (the official
-    P1/P99 preprocessing), keep a low median and a wide log spread (mid grey 0.18 sits ~2.5
-    stops below white). A gamma / tone curve lifts the median above 0.18 and compresses the
-    spread by ~2.2x; 8-bit sources also show at most 256 distinct levels. A robust range
-    (``dr_stops``, luminance p0.1..p99.9) of 12+ stops inside [0, 1] is linear: display
-    encodings squeeze it to well under 12 (a bright linear frame normalised to [0, 1] keeps
-    its deep shadows, so its high median alone does not flag it).
+    A display encoding leaves three traces, and a frame needs a ceiling plus shape evidence:
+    - ceiling: max <= 1.0, and either a pile-up at exactly 1.0 (>= 0.5% of the values: the
+      clip) or little headroom (max luminance <= 1.5 stops above the median: a tone curve
+      maps mid grey to ~0.46, leaving ~1.1 stops up to white);
+    - gamma shape: median luminance >= 0.18 and a P10..P90 spread <= 6 stops (a gamma
+      compresses log spreads ~2.2x), with a P0.1..P99.9 range (``dr_stops``) < 12 stops;
+    - or 8-bit quantisation (<= 256 levels per channel), which alone is decisive.
+    Linear renders either exceed 1.0, keep >= 2 stops of headroom over their median, or,
+    once normalised to [0, 1] (official P1/P99), keep a low median or a 12+ stop range.
     """
     vmax = float(rgb.max())
     if vmax > 1.001:
@@ -113,12 +116,18 @@ def tonemap_evidence(rgb: np.ndarray, y_pos_pcts: tuple[float, float, float],
     p10, p50, p90 = y_pos_pcts
     pile = float(np.count_nonzero(rgb >= 0.999)) / rgb.size
     spread = math.log2(p90 / p10) if p10 > 0 else float("inf")
-    shape = f"median luminance {p50:.2f}, p10-p90 spread {spread:.1f} stops"
-    why = (f"hard ceiling at {vmax:.3f} with {100 * pile:.1f}% of values at 1.0, {shape}")
+    ymax = vmax if y_max is None else y_max
+    headroom = math.log2(ymax / p50) if p50 > 0 and ymax > 0 else float("inf")
+    why = (f"hard ceiling at {vmax:.3f} with {100 * pile:.1f}% of values at 1.0, median "
+           f"luminance {p50:.2f} ({headroom:.1f} stops below the maximum), p10-p90 spread "
+           f"{spread:.1f} stops")
     if _quantised(rgb):
         return True, why + ", <= 256 distinct levels (8-bit source)"
-    if p50 >= 0.18 and spread <= 6.0 and dr_stops < 12.0:
-        return True, why + " (gamma-shaped; linear data has median < 0.18 or a wider spread)"
+    ceiling = pile >= 0.005 or headroom <= 1.5
+    gamma_shape = p50 >= 0.18 and spread <= 6.0 and dr_stops < 12.0
+    if ceiling and gamma_shape:
+        return True, why + " (gamma-shaped; linear data has more headroom, a lower median " \
+                           "or a wider spread)"
     return False, ""
 
 
@@ -175,7 +184,7 @@ def frame_checks(img: np.ndarray, opts: ValidateOptions, *, is_half: bool = Fals
             f"dynamic range {stops:.1f} stops (luminance p{opts.dr_low_pct:g}..p"
             f"{opts.dr_high_pct:g}) is below --min-dr-stops {opts.min_dr_stops:g}; "
             "not HDR content (check tone mapping, exposure clipping)")
-    flag, why = tonemap_evidence(rgb, (p10, p50, p90), stops)
+    flag, why = tonemap_evidence(rgb, (p10, p50, p90), stops, q.kth(q.n - 1))
     if flag:
         add("tonemapped", f"looks tonemapped / display-referred: {why}; render scene-linear "
                           "output with the tone curve off")
