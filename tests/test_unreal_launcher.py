@@ -89,8 +89,10 @@ def attempts(tmp_path) -> int:
 
 
 def test_crash_is_retried_then_succeeds(plan, tmp_path, editor, project, monkeypatch):
-    out, files, _ = run(plan, tmp_path, editor, project, "crash_once", monkeypatch, retries=1)
+    out, files, ticks = run(plan, tmp_path, editor, project, "crash_once", monkeypatch,
+                            retries=1)
     assert attempts(tmp_path) == 2
+    assert sum(ticks) == plan.frames  # progress is not double-counted across attempts
     assert layout.read_sequence(out).num_frames == plan.frames
     logs = tmp_path / "out" / "_logs"
     assert "SIGSEGV" in (logs / f"{plan.name}.unreal.1.log").read_text()

@@ -228,10 +228,9 @@ def run_editor(cmd: list[str], log_path: Path, timeout_s: float, on_progress: An
                 if kind == "PROGRESS":
                     done, _, total = text.partition("/")
                     if done.isdigit() and total.isdigit():
-                        before = result.progress[0]
                         result.progress = (int(done), int(total))
-                        if on_progress is not None and int(done) > before:
-                            on_progress(int(done) - before)
+                        if on_progress is not None:
+                            on_progress(int(done))
                 elif kind == "MISSING_ASSET":
                     result.missing_assets.append(text)
                 elif kind == "ERROR":
@@ -327,11 +326,14 @@ def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "defaul
            **extra: Any) -> list[Path]:
     """Render ``plan`` with Unreal into ``out_dir`` (a sequence folder); returns the files.
 
-    Crashes and timeouts are retried ``retries`` times; missing assets, MRQ errors reported
-    by the plugin and invalid output are not (they would fail the same way again).
+    Crashes, timeouts and MRQ failures are retried ``retries`` times; missing assets, errors
+    the plugin reports as deterministic and invalid output are not (they would repeat).
     """
+    from pipeline.backends import QUALITIES
     from s2rhdr_loader import layout
 
+    if quality not in QUALITIES:
+        raise S2RError(f"unknown quality {quality!r}", hint=f"use one of {', '.join(QUALITIES)}")
     opts = resolve_options({**dict(options or {}), **extra})
     plugin_dir = check_plugin(opts.project)
     out = Path(out_dir).resolve()
@@ -341,11 +343,18 @@ def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "defaul
     log_dir = opts.log_dir or out.parent / "_logs"
     cmd, env = build_command(opts, plugin_dir, plan_path, out, status_path, quality)
     tick = _progress_fn(progress)
+    reported = [0]  # frames already shown: a retry must not count its frames twice
+
+    def on_frames(done: int) -> None:
+        if tick is not None and done > reported[0]:
+            tick(done - reported[0])
+            reported[0] = done
+
     failures: list[str] = []
     for attempt in range(1, opts.retries + 2):
         _clean(out)
         log = log_dir / f"{plan.name}.unreal.{attempt}.log"
-        run = run_editor(cmd, log, opts.timeout_s, tick, env)
+        run = run_editor(cmd, log, opts.timeout_s, on_frames, env)
         status = _read_status(status_path)
         if run.missing_assets or (status and status.get("missing_assets")):
             missing = run.missing_assets or list(status["missing_assets"])  # type: ignore[index]
@@ -360,6 +369,7 @@ def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "defaul
                 more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
                 raise RenderError(f"{plan.name}: Unreal output rejected: {problems[0]}{more}",
                                   hint=f"log: {log}")
+            on_frames(plan.frames)  # complete the bar even if markers were lost
             return _written(plan, out)
         if status and not status.get("retryable", True):
             # The plugin caught a deterministic error (bad plan, level will not open): the

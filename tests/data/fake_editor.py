@@ -45,6 +45,7 @@ if state.parent.is_dir():
     state.write_text(str(attempt))
 
 if mode == "crash" or (mode == "crash_once" and attempt == 1):
+    print(f"LogPython: S2RHDR_PROGRESS 1/{plan.frames}", flush=True)  # then dies mid-render
     print("LogCore: Error: Fatal error: [File:Unknown] Unhandled Exception: SIGSEGV", flush=True)
     sys.exit(139)
 if mode == "hang":
