@@ -27,12 +27,12 @@ def colour(i: int) -> tuple[int, int, int]:
 
 
 def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
-    """Round-number ticks (1, 2, 5 x 10^k steps) covering [lo, hi]."""
+    """Round-number ticks (1, 2, 2.5, 5 x 10^k steps) covering [lo, hi]."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return [lo]
     raw = (hi - lo) / max(target, 1)
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.ceil(lo / step - 1e-9) * step
     ticks, v = [], start
     while v <= hi + step * 1e-9:
