@@ -195,6 +195,30 @@ def _all_names(table) -> tuple[set[str], set[str]]:
     return members, props
 
 
+ALLOWED_IMPORTS = {"unreal", "yaml", "pipeline", "s2rhdr_unreal", "tkinter", "__future__"}
+
+
+def test_plugin_imports_only_stdlib_unreal_and_vendored_modules():
+    """No numpy/torch/OpenEXR inside the editor (DESIGN.md section 1)."""
+    problems = []
+    for f in _plugin_files():
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in ALLOWED_IMPORTS and top not in sys.stdlib_module_names:
+                    problems.append(f"{f.name}:{node.lineno}: imports {name}")
+                if top == "pipeline" and name not in (
+                        "pipeline", "pipeline.errors", "pipeline.geometry", "pipeline.plan",
+                        "pipeline.plan_model", "pipeline.spec", "pipeline.shake"):
+                    problems.append(f"{f.name}:{node.lineno}: {name} is not vendored")
+    assert not problems, "\n".join(problems)
+
+
 def test_stub_table_is_the_56_api(table):
     assert len(table["classes"]) > 8000
     assert "MovieSceneTimeWarpVariant" in table["classes"]

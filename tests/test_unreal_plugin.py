@@ -279,6 +279,14 @@ def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
     game = cfg.find_setting_by_class(fake.MoviePipelineGameOverrideSetting)
     assert game.prop("cinematic_quality_settings") is True
 
+    # the executor and its callbacks are held by the module (else GC drops the delegates)
+    from s2rhdr_unreal import render
+
+    sub = fake.get_editor_subsystem(fake.MoviePipelineQueueSubsystem)
+    assert render._ACTIVE["executor"] is sub.executor is not None
+    assert all(cb in render._ACTIVE["callbacks"] for cb in
+               sub.executor.prop("on_executor_finished_delegate").callables)
+
     # render, then the dataset layout and status
     fake.tick(2.0)
     assert any(line.startswith("S2RHDR_PROGRESS") for line in fake.log_lines)
