@@ -124,3 +124,14 @@ def test_cli_stats_writes_json_csv_and_rejects_bad_input(dataset, tmp_path, caps
         assert run_cli(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("error: ") and msg in err[-1] and len(err) == 1
+
+
+def test_two_worker_processes_give_identical_results(dataset):
+    """Units are picklable top-level work; process results equal the in-process ones."""
+    from pipeline.validate import ValidateOptions, validate_dataset
+
+    one = S.run_stats([dataset], S.StatsOptions(), progress=False).doc["datasets"]
+    two = S.run_stats([dataset], S.StatsOptions(), jobs=2, progress=False).doc["datasets"]
+    assert two == one
+    res = validate_dataset(dataset, ValidateOptions(), jobs=2, progress=False)
+    assert res.passed and [s["name"] for s in res.sequences] == ["seq_0", "seq_1"]
