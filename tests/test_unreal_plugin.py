@@ -251,7 +251,8 @@ def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
     # the MRQ job
     job, cfg = _job(fake)
     assert job.prop("sequence").prop("path_string") == seq.get_path_name()
-    assert job.prop("map").prop("path_string") == plan.environment.backends["unreal"]["level"]
+    level = plan.environment.backends["unreal"]["level"]
+    assert job.prop("map").prop("path_string") == f"{level}.{level.rsplit('/', 1)[-1]}"
     names = [type(s).__name__ for s in cfg.get_all_settings()]
     assert not any(n.endswith(("_PNG", "_JPG", "_BMP")) for n in names), names
     exr = cfg.find_setting_by_class(fake.MoviePipelineImageSequenceOutput_EXR)

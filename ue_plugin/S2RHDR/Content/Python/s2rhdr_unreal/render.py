@@ -67,6 +67,14 @@ def mrq_settings(plan: Any, quality: str = "default") -> dict[str, Any]:
     }
 
 
+def object_path(path: str) -> str:
+    """``/Game/Maps/Street`` -> ``/Game/Maps/Street.Street`` (SoftObjectPath wants the object
+    name; the Content Browser shows package paths)."""
+    if "." in path.rsplit("/", 1)[-1]:
+        return path
+    return f"{path}.{path.rsplit('/', 1)[-1]}"
+
+
 def _remove_ldr_outputs(config: Any) -> list[str]:
     removed = []
     for setting in list(config.get_all_settings()):
@@ -88,7 +96,7 @@ def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
     job = queue.allocate_new_job(unreal.MoviePipelineExecutorJob)
     job.set_editor_property("job_name", plan.name)
     job.set_editor_property("sequence", unreal.SoftObjectPath(sequence.get_path_name()))
-    job.set_editor_property("map", unreal.SoftObjectPath(level))
+    job.set_editor_property("map", unreal.SoftObjectPath(object_path(level)))
     config = job.get_configuration()
     if config is None:  # a job without a config (seen with custom default job types)
         config = unreal.new_object(compat.primary_config_class(), job)
