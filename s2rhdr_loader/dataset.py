@@ -235,8 +235,10 @@ class S2RHDRDataset(Dataset):
         for i in ids:
             if i not in crops:
                 crops[i] = src.crop(i, y0, y1, x0, x1)
-        hdr = np.stack([crops[i] for i in ids]).astype(np.float32)
-        hdr = np.nan_to_num(np.maximum(hdr, 0.0), nan=0.0, posinf=0.0)
+        hdr = np.stack([crops[i] for i in ids]).astype(np.float32, copy=False)
+        if not np.isfinite(hdr).all():  # rendered NaN/inf: treat as black (validate flags it)
+            hdr[~np.isfinite(hdr)] = 0.0
+        np.maximum(hdr, 0.0, out=hdr)
         hdr = normalize(hdr, src.stats(), self.normalize)
         if self.augment:
             if rng.random() < 0.5:
@@ -262,9 +264,10 @@ class S2RHDRDataset(Dataset):
 def to_sample(syn: recipes.Synthesis) -> dict[str, Any]:
     """Channels-last numpy synthesis -> the shared dict of channels-first float32 tensors."""
     out: dict[str, Any] = {}
-    for i in range(syn.inputs.shape[0]):
-        out[f"input{i}"] = torch.from_numpy(
-            np.ascontiguousarray(syn.inputs[i].transpose(2, 0, 1), dtype=np.float32))
+    chw = torch.from_numpy(np.ascontiguousarray(syn.inputs.transpose(0, 3, 1, 2),
+                                                dtype=np.float32))
+    for i in range(chw.shape[0]):
+        out[f"input{i}"] = chw[i]
     out["label"] = torch.from_numpy(np.ascontiguousarray(syn.label.transpose(2, 0, 1),
                                                          dtype=np.float32))
     out["exp"] = torch.from_numpy(np.asarray(syn.exposures, dtype=np.float32))
