@@ -404,8 +404,17 @@ def sky_bitmap(luminance: float, color: Any, exposure: float) -> np.ndarray:
     return np.broadcast_to(img * luminance * exposure, (h, w, 3)).astype(np.float32)
 
 
-def build_lights(plan: ShotPlan, shapes: dict[str, Any], parts: list[Part]) -> dict[str, str]:
-    """Sun, sky and spec lights as Mitsuba emitters (already scaled by the exposure)."""
+MIN_SUN_PIXELS = 2.5
+
+
+def build_lights(plan: ShotPlan, shapes: dict[str, Any], parts: list[Part],
+                 pixel_deg: float = 0.0) -> dict[str, str]:
+    """Sun, sky and spec lights as Mitsuba emitters (already scaled by the exposure).
+
+    ``pixel_deg`` (angular size of one pixel): a visible sun disk smaller than
+    ``MIN_SUN_PIXELS`` pixels is widened to that size at the same illuminance (lower
+    radiance), otherwise a preview render at 4 spp misses the sub-pixel disk by chance.
+    """
     import mitsuba as mi
 
     env = plan.environment
@@ -422,7 +431,8 @@ def build_lights(plan: ShotPlan, shapes: dict[str, Any], parts: list[Part]) -> d
             # A real disk: a far sphere of the sun's angular size whose radiance gives the
             # requested illuminance (E = L * solid angle). It lights the scene by itself, so no
             # directional emitter is added (that would count the sun twice).
-            half = math.radians(sun.angular_diameter_deg) / 2
+            diameter = max(float(sun.angular_diameter_deg), MIN_SUN_PIXELS * pixel_deg)
+            half = math.radians(diameter) / 2
             omega = 2 * math.pi * (1 - math.cos(half))
             radiance = sun.illuminance_lux / omega
             r = SUN_DISTANCE_M * math.sin(half)
@@ -432,7 +442,9 @@ def build_lights(plan: ShotPlan, shapes: dict[str, Any], parts: list[Part]) -> d
                 "bsdf": {"type": "diffuse", "reflectance": {"type": "rgb", "value": 0.0}},
                 "emitter": {"type": "area", "radiance": _rgb(sun.color, radiance * k)}}
             parts.append(Part("sun_disk"))
-            notes["sun"] = f"visible disk, radiance {radiance:.4g} cd/m^2"
+            notes["sun"] = (f"visible disk, {diameter:.3g} deg, radiance {radiance:.4g} cd/m^2"
+                            + (" (widened to 2.5 px)" if diameter > sun.angular_diameter_deg
+                               else ""))
         else:
             shapes["sun"] = {"type": "directional", "direction": [-v for v in d],
                              "irradiance": _rgb(sun.color, sun.illuminance_lux * k)}
@@ -496,7 +508,7 @@ def build_scene(plan: ShotPlan, width: int, height: int, fov_x_deg: float, spp: 
             shapes[key]["emitter"] = {"type": "area", "radiance": _rgb(
                 col, float(extra["radiance"]) * plan.exposure.scale)}
         parts.append(Part(key))
-    notes = build_lights(plan, shapes, parts)
+    notes = build_lights(plan, shapes, parts, pixel_deg=fov_x_deg / width)
     first = plan.timeline[0].camera
     to_world = _mi_transform(sensor_to_world(first.location, first.rotation))
 
