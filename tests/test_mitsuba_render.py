@@ -261,3 +261,23 @@ def test_half_output_clamps_and_counts_overflowing_pixels(tmp_path):
     over = int(np.count_nonzero((img >= 65504).any(axis=-1)))
     assert over > 0 and img.max() == 65504 and np.isfinite(img).all()
     assert meta["clamped_pixels"]["total"] == over
+
+
+def test_sky_is_brightest_around_the_sun_and_zenith_has_the_planned_luminance(tmp_path):
+    sun = SunPlan(30.0, 40.0, 50000.0, visible=False)
+
+    def look(name: str, target) -> np.ndarray:
+        plan = make_plan(name, frames=1, preset="none", sun=sun, sky=5000.0, target=target,
+                         cam_path=[(0.0, 0.0, 0.0)], passes=("img",), pixel_type="float",
+                         focal_mm=50.0)
+        mb.render(plan, tmp_path / name, quality="final")
+        return _read(tmp_path / name, "img") @ LUMA
+
+    toward = look("toward", SunPlan(20.0, 40.0, 1.0).direction())
+    away = look("away", SunPlan(20.0, 220.0, 1.0).direction())
+    mirror = look("mirror", SunPlan(20.0, -40.0, 1.0).direction())  # catches a flipped Y
+    assert np.median(toward) > 3 * np.median(away)  # CIE clear sky: circumsolar glow
+    assert np.median(toward) > 1.5 * np.median(mirror)
+    up = look("up", (0.001, 0.0, 1.0))
+    scale = make_plan("s", ev100=12.0).exposure.scale
+    assert up[16, 24] == pytest.approx(5000.0 * scale, rel=0.1)

@@ -393,15 +393,50 @@ def _rgb(color: Any, value: float) -> dict[str, Any]:
     return {"type": "rgb", "value": [float(c) * value for c in color]}
 
 
-def sky_bitmap(luminance: float, color: Any, exposure: float) -> np.ndarray:
-    """Lat-long sky, Y-up envmap convention: zenith = luminance, horizon 1.5x, ground 0.25x."""
-    h, w = 32, 64
-    theta = (np.arange(h) + 0.5) / h * np.pi  # 0 = zenith
-    elev = np.pi / 2 - theta
-    up = np.clip(np.sin(np.clip(elev, 0, None)), 0, 1)
-    prof = np.where(elev >= 0, 1.0 + 0.5 * (1 - up) ** 3, 0.25)
-    img = prof[:, None, None] * np.asarray(color, dtype=np.float64)[None, None, :]
-    return np.broadcast_to(img * luminance * exposure, (h, w, 3)).astype(np.float32)
+def envmap_directions(h: int, w: int) -> np.ndarray:
+    """World (Mitsuba axes) direction of each texel of a lat-long envmap posed with
+    ``rotate([1, 0, 0], 90)``: Mitsuba's local frame is Y-up, u = atan2(x, -z) / 2pi,
+    v = acos(y) / pi; the rotation maps local (x, y, z) to world (x, -z, y), Z up."""
+    theta = (np.arange(h) + 0.5) / h * np.pi
+    phi = (np.arange(w) + 0.5) / w * 2 * np.pi
+    th, ph = np.meshgrid(theta, phi, indexing="ij")
+    return np.stack([np.sin(th) * np.sin(ph), np.sin(th) * np.cos(ph), np.cos(th)], axis=-1)
+
+
+def cie_sky_ratio(dirs: np.ndarray, sun_dir: Any | None) -> np.ndarray:
+    """Relative sky luminance L / L_zenith of the CIE standard skies (ISO 15469 / CIE S 011).
+
+    With a sun: type 12, clear sky (a=-1, b=-0.32, c=10, d=-3, e=0.45): a bright circumsolar
+    region and a darker sky opposite the sun. Without a sun: type 1, overcast,
+    ``(1 + 2 cos Z) / 3``. Below the horizon the sky is replaced by 0.25 x zenith (ground).
+    """
+    cos_z = dirs[..., 2]
+    above = cos_z > 1e-4
+    if sun_dir is None:
+        ratio = (1 + 2 * np.clip(cos_z, 0, 1)) / 3
+    else:
+        a, b, c, d, e = -1.0, -0.32, 10.0, -3.0, 0.45
+        sd = np.asarray(sun_dir, dtype=np.float64)
+        sd = sd / np.linalg.norm(sd)
+
+        def grad(cz: np.ndarray) -> np.ndarray:
+            return 1 + a * np.exp(b / np.maximum(cz, 1e-4))
+
+        def indic(chi: np.ndarray) -> np.ndarray:
+            return 1 + c * (np.exp(d * chi) - math.exp(d * math.pi / 2)) + e * np.cos(chi) ** 2
+
+        chi = np.arccos(np.clip(dirs @ sd, -1, 1))
+        zs = math.acos(max(-1.0, min(1.0, float(sd[2]))))
+        ratio = indic(chi) * grad(cos_z) / (indic(np.array(zs)) * grad(np.array(1.0)))
+    return np.where(above, ratio, 0.25)
+
+
+def sky_bitmap(luminance: float, color: Any, exposure: float,
+               sun_dir: Any | None = None, h: int = 64, w: int = 128) -> np.ndarray:
+    """Lat-long sky texture (cd/m^2 x exposure), zenith = ``luminance`` (CIE sky shape)."""
+    ratio = cie_sky_ratio(envmap_directions(h, w), sun_dir)
+    img = ratio[..., None] * np.asarray(color, dtype=np.float64)[None, None, :]
+    return (img * luminance * exposure).astype(np.float32)
 
 
 MIN_SUN_PIXELS = 2.5
@@ -421,7 +456,8 @@ def build_lights(plan: ShotPlan, shapes: dict[str, Any], parts: list[Part],
     k = float(plan.exposure.scale)
     notes = {}
     if env.sky.luminance > 0:
-        bmp = sky_bitmap(env.sky.luminance, env.sky.color, k)
+        sun_dir = point_to_mitsuba(env.sun.direction()) if env.sun is not None else None
+        bmp = sky_bitmap(env.sky.luminance, env.sky.color, k, sun_dir)
         shapes["sky"] = {"type": "envmap", "bitmap": mi.Bitmap(bmp),
                          "to_world": mi.ScalarTransform4f().rotate([1, 0, 0], 90)}
     sun = env.sun
