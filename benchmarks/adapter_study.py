@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> dict:
                     x = {k: v.unsqueeze(0) for k, v in test[i].items() if k != "label"}
                     tta.adapt_image(x)
                 model = tta.merged_teacher()
+                tta_u = statistics.fmean(h["U"] for h in tta.state.history)
             else:
                 acfg = None
                 if method != "direct fine-tuning":
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace) -> dict:
                     work / f"{method.replace(' ', '_')}_{seed}", m_meta, progress=False)
             scores = _eval(model, test)
             scores["seconds"] = time.perf_counter() - t0
+            if method.startswith("TTA"):
+                scores["mean_U"] = tta_u
             rows[method].append(scores)
             print(f"seed {seed} {method:20s} psnr_mu {scores['psnr_mu']:6.2f}  "
                   f"psnr_l {scores['psnr_l']:6.2f}  ssim_mu {scores['ssim_mu']:.4f}  "
