@@ -3,8 +3,8 @@
 Why a subprocess probe: drjit loads whatever libLLVM it finds, and with LLVM 15 (Debian 12's
 default) the first Mitsuba render *aborts the whole process* (``LLVM ERROR: Cannot select
 fminimum``), so no try/except can catch it. We render a tiny scene in a child process, cache
-the verdict per (mitsuba version, python) in ``~/.cache/s2rhdr/`` and fall back to
-``scalar_rgb``. ``S2RHDR_MITSUBA_VARIANT`` overrides everything.
+the verdict per (mitsuba version, python, installed libLLVM files) in ``~/.cache/s2rhdr/``
+and fall back to ``scalar_rgb``. ``S2RHDR_MITSUBA_VARIANT`` overrides everything.
 """
 
 from __future__ import annotations
@@ -37,11 +37,25 @@ print("OK")
 _chosen: str | None = None
 
 
+def _llvm_fingerprint() -> str:
+    """Which libLLVM builds drjit could load: installing LLVM 19 invalidates the cache."""
+    import glob
+    import hashlib
+
+    names = sorted({os.path.basename(p) for pattern in (
+        "/usr/lib/*/libLLVM*.so*", "/usr/lib/libLLVM*.so*", "/usr/lib/llvm-*/lib/libLLVM*.so*",
+        "/usr/local/lib/libLLVM*.so*", "/opt/homebrew/opt/llvm/lib/libLLVM*.dylib")
+        for p in glob.glob(pattern)})
+    names.append(os.environ.get("DRJIT_LIBLLVM_PATH", ""))
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
+
+
 def _cache_file() -> Path:
     import mitsuba
 
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "s2rhdr"
-    tag = f"mitsuba-{mitsuba.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
+    tag = (f"mitsuba-{mitsuba.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
+           f"-llvm-{_llvm_fingerprint()}")
     return base / f"variant-probe-{tag}.json"
 
 
