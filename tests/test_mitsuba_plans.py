@@ -1,4 +1,4 @@
-"""Hand-built ShotPlans for the Mitsuba/batch/flow tests (no spec parser needed)."""
+"""Hand-built ShotPlans for the Mitsuba/batch/flow tests (a helper module: no tests here)."""
 
 from __future__ import annotations
 
