@@ -64,7 +64,10 @@ def main() -> None:
                             "--frames", str(args.frames)], env=env, capture_output=True,
                            text=True, check=True)
     scalar = json.loads(child.stdout.strip().splitlines()[-1])
-    out = {"spec": args.spec, "results": results, "scalar_preview": scalar,
+    spec = Path(args.spec).resolve()
+    out = {"spec": str(spec.relative_to(ROOT)) if ROOT in spec.parents else str(spec),
+           "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+           "results": results, "scalar_preview": scalar,
            "llvm_speedup_preview": round(scalar["per_frame_s"] / results[0]["per_frame_s"], 3)
            if results[0]["variant"] != "scalar_rgb" else None,
            "target_overhead_ratio": 1.15}
