@@ -288,3 +288,16 @@ def test_sky_is_brightest_around_the_sun_and_zenith_has_the_planned_luminance(tm
     up = look("up", (0.001, 0.0, 1.0))
     scale = make_plan("s", ev100=12.0).exposure.scale
     assert up[16, 24] == pytest.approx(5000.0 * scale, rel=0.1)
+
+
+def test_spec_proxy_name_picks_the_geometry(tmp_path):
+    plan = make_plan("proxy", frames=1, actors=[("pedestrian", [(7.0, 0.0, 0.0)])],
+                     target=(7.0, 0.0, 0.5), passes=("img", "mask"))
+    sizes = {}
+    for proxy in ("capsule", "sphere", "box"):
+        actor = dataclasses.replace(plan.actors[0], backends={"mitsuba": {"proxy": proxy}})
+        mb.render(dataclasses.replace(plan, actors=(actor,)), tmp_path / proxy,
+                  quality="final")
+        sizes[proxy] = int((_read(tmp_path / proxy, "mask")[..., 0] == 1).sum())
+    # a 4.4 m car covers more of the frame than a 1 m ball, which covers more than a person
+    assert sizes["box"] > sizes["sphere"] > sizes["capsule"] > 10

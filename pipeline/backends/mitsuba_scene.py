@@ -310,6 +310,11 @@ def _limb(z_top: float, length: float, radius: float, y: float, x: float = 0.0) 
     return translate(x, y, z_top - length) @ scale(radius, radius, length)
 
 
+# spec proxy name -> proxy geometry (anything else: the actor's kind decides)
+PROXY_SHAPES = {"capsule": "pedestrian", "quadruped": "animal", "box": "vehicle",
+                "sphere": "sphere"}
+
+
 def build_actor(k: int, actor: ActorPlan, parts: list[Part], shapes: dict[str, Any],
                 spec_dir: Path | None) -> None:
     """Proxy geometry in the actor's Mitsuba-local frame (x forward, y left, z up), metres."""
@@ -338,7 +343,11 @@ def build_actor(k: int, actor: ActorPlan, parts: list[Part], shapes: dict[str, A
         return
     skin = diffuse(col)
     dark = diffuse((0.08, 0.08, 0.09))
-    if actor.kind == "pedestrian":
+    shape = PROXY_SHAPES.get(str(opts.get("proxy", "")), actor.kind)
+    if shape == "sphere":
+        add("ball", "sphere", translate(0, 0, 0.5) @ scale(0.5, 0.5, 0.5), skin,
+            _spin((0.0, 0.0, 0.5)))
+    elif shape == "pedestrian":
         add("leg_l", "cylinder", _limb(0.9, 0.88, 0.075, 0.1), dark, _swing(0.9, 28, 1))
         add("leg_r", "cylinder", _limb(0.9, 0.88, 0.075, -0.1), dark, _swing(0.9, 28, -1))
         add("torso", "cylinder", translate(0, 0, 0.88) @ scale(0.19, 0.19, 0.55), skin)
@@ -348,7 +357,7 @@ def build_actor(k: int, actor: ActorPlan, parts: list[Part], shapes: dict[str, A
             diffuse((0.55, 0.4, 0.3)))
         add("arm_l", "cylinder", _limb(1.45, 0.62, 0.05, 0.26), skin, _swing(1.45, 22, -1))
         add("arm_r", "cylinder", _limb(1.45, 0.62, 0.05, -0.26), skin, _swing(1.45, 22, 1))
-    elif actor.kind == "animal":
+    elif shape == "animal":
         add("body", "cube", translate(0, 0, 0.5) @ scale(0.38, 0.13, 0.13), skin)
         add("head", "sphere", translate(0.45, 0, 0.66) @ scale(0.1, 0.1, 0.1), skin)
         add("tail", "cylinder", translate(-0.38, 0, 0.55) @ rot("y", -60)
@@ -357,7 +366,7 @@ def build_actor(k: int, actor: ActorPlan, parts: list[Part], shapes: dict[str, A
                                  ("bl", -0.28, 0.09, -1), ("br", -0.28, -0.09, 1)):
             add(f"leg_{name}", "cylinder", _limb(0.42, 0.42, 0.035, y, x), dark,
                 _swing(0.42, 30, sign))
-    elif actor.kind == "vehicle":
+    elif shape == "vehicle":
         add("body", "cube", translate(0, 0, 0.75) @ scale(2.2, 0.9, 0.38), paint(col))
         add("cabin", "cube", translate(-0.3, 0, 1.35) @ scale(1.1, 0.8, 0.27),
             paint((0.05, 0.06, 0.08)))
