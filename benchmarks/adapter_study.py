@@ -62,10 +62,10 @@ def run(args: argparse.Namespace) -> dict:
           f"final loss {pre[-1]['loss']:.4f}", flush=True)
     source_eval = {"source": _eval(base, SyntheticHDRDataset(args.test_n, args.test_patch,
                                                              "source", seed=10_000))}
-    rows: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+    rows: dict[str, list[dict[str, float]]] = {m: [] for m in args.methods}
     for seed in args.seeds:
         labelled = SyntheticHDRDataset(args.labelled, args.patch, "target", seed=1 + seed)
-        for method in METHODS:
+        for method in args.methods:
             t0 = time.perf_counter()
             model = copy.deepcopy(base)
             if method == "source only":
@@ -130,6 +130,8 @@ def table(result: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny smoke run")
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                    metavar="METHOD", help=f"subset of: {'; '.join(METHODS)}")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--threads", type=int, default=1,
                     help="1 is fastest on a shared 2-core box (no spin-wait contention)")

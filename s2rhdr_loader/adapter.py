@@ -339,7 +339,7 @@ def count_adapter_parameters(model: nn.Module) -> int:
             recurse=False) if n.startswith("scale_"))
 
 
-def flops_note(model: nn.Module) -> str:
+def summary_line(model: nn.Module) -> str:
     """One line for logs: how many layers are adapted and how many adapter parameters."""
     layers = adapted_layers(model)
     return (f"{len(layers)} adapted layers, {count_adapter_parameters(model):,} adapter "

@@ -25,7 +25,7 @@ import click
 import torch
 
 from s2rhdr_loader import checkpoint as ckpt
-from s2rhdr_loader.adapter import AdapterConfig, adapted_layers, inject, merge
+from s2rhdr_loader.adapter import AdapterConfig, adapted_layers, inject, merge, summary_line
 from s2rhdr_loader.layout import atomic_write_json
 from s2rhdr_loader.models import MODELS, TINY
 from s2rhdr_loader.train import (
@@ -210,6 +210,8 @@ def adapt(source: str, adapter_lr_scale: float, **kw: Any) -> None:
         inject(model, acfg)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
+    if not kw["quiet"]:
+        click.echo(f"adapter: {summary_line(model)}", err=True)
     _run(model, model_meta(meta["model"], meta["kwargs"], acfg), kw,
          _cfg(kw, adapter_lr_scale=adapter_lr_scale), "adapt")
 
