@@ -115,7 +115,8 @@ def load_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], 
         if sys.byteorder == "big" and dtype.itemsize > 1:   # pragma: no cover
             import numpy as np
             buf = bytearray(np.frombuffer(buf, np.uint8).reshape(-1, dtype.itemsize)[:, ::-1])
-        flat = torch.frombuffer(buf, dtype=torch.uint8) if buf else torch.empty(0, dtype=torch.uint8)
+        flat = (torch.frombuffer(buf, dtype=torch.uint8) if buf
+                else torch.empty(0, dtype=torch.uint8))
         out[name] = flat.view(dtype).reshape(shape).clone()
     return out, {str(k): str(v) for k, v in metadata.items()}
 
