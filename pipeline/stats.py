@@ -570,24 +570,31 @@ class DatasetSource:
     root: Path
     kind: str  # "rendered" | "real"
     sequences: tuple[tuple[str, tuple[str, ...]], ...]  # (sequence name, frame paths)
+    problems: tuple[dict[str, str], ...] = ()  # sequence folders that could not be listed
 
 
 def open_source(root: str | Path, name: str | None = None) -> DatasetSource:
     """Recognise a dataset root: layout sequences first, else a folder of RGBE labels."""
     from pipeline.hdr_readers import find_labels
-    from s2rhdr_loader.layout import LayoutError, discover
+    from s2rhdr_loader.layout import LayoutError, read_sequence
 
     root = Path(root)
     if not root.is_dir():
         raise S2RError(f"{root}: dataset root not found", hint="pass an existing folder")
-    try:
-        seqs = discover(root)
-    except LayoutError as exc:
-        raise S2RError(str(exc)) from None
+    # like layout.discover, but one broken sequence folder is reported, not fatal
+    folders = [root] if (root / "img").is_dir() else [
+        c for c in sorted(root.iterdir())
+        if c.is_dir() and not c.name.startswith((".", "_")) and (c / "img").is_dir()]
+    seqs, problems = [], []
+    for folder in folders:
+        try:
+            seqs.append(read_sequence(folder))
+        except (LayoutError, OSError) as exc:
+            problems.append({"path": str(folder), "message": str(exc)})
     label = name or root.resolve().name
-    if seqs:
+    if seqs or problems:
         return DatasetSource(label, root, "rendered", tuple(
-            (s.name, tuple(str(p) for p in s.frames)) for s in seqs))
+            (s.name, tuple(str(p) for p in s.frames)) for s in seqs), tuple(problems))
     labels = find_labels(root)
     if labels:
         return DatasetSource(label, root, "real", tuple(
@@ -681,7 +688,7 @@ def _dataset_doc(source: DatasetSource, norm: str, chunks: list[dict[str, Any]],
     by_seq: dict[str, dict[str, Any]] = {}
     hist = np.zeros(HIST_BINS, dtype=np.int64)
     zeros = 0
-    errors = list(unit_errors)
+    errors = list(unit_errors) + list(source.problems)
     for ch in chunks:
         seq = by_seq.setdefault(ch["sequence"], {"name": ch["sequence"], "frames": [],
                                                  "params": ch["params"]})
@@ -729,7 +736,8 @@ def run_stats(roots: Sequence[str | Path], opts: StatsOptions, *,
         src = open_source(root, names[i] if names else None)
         if src.name in seen:
             seen[src.name] += 1
-            src = DatasetSource(f"{src.name}_{seen[src.name]}", src.root, src.kind, src.sequences)
+            src = DatasetSource(f"{src.name}_{seen[src.name]}", src.root, src.kind, src.sequences,
+                                src.problems)
         else:
             seen[src.name] = 1
         sources.append(src)

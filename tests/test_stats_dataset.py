@@ -78,6 +78,11 @@ def test_unreadable_files_are_reported_and_skipped(dataset):
     msgs = {e["path"]: e["message"] for e in ds["errors"]}
     assert "empty file" in msgs[str(dataset / "seq_1/img/0001.exr")]
     assert str(p) in msgs[str(p)]
+    (dataset / "broken/img").mkdir(parents=True)  # a sequence folder without frames
+    (ds,) = S.run_stats([dataset], S.StatsOptions(), progress=False).doc["datasets"]
+    assert ds["num_frames_measured"] == 4
+    assert "no frames" in {e["path"]: e["message"] for e in ds["errors"]}[
+        str(dataset / "broken")]
 
 
 def test_stats_resume_from_cache_and_invalidate_on_change(dataset, tmp_path, monkeypatch):
