@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -254,36 +255,50 @@ def render(plan: ShotPlan, out_dir: Path, *, quality: str = "default", progress:
     clamped: dict[str, int] = {}
     per_frame: list[float] = []
     t_mitsuba = 0.0
-    for frame in frames:
-        t_frame = time.perf_counter()
-        now = _poses(frame, plan_r)
-        poser.pose(frame, now)
-        seed = (int(plan_r.seed) * 1_000_003 + frame.index) & 0x7FFFFFFF
-        t0 = time.perf_counter()
-        img = np.array(mi.render(scene, sensor=0, spp=spp, seed=seed), dtype=np.float32)
-        guides = geo = None
-        if need_guides:
-            guides = np.array(mi.render(scene, sensor=0, integrator=guide_integrator,
-                                        spp=min(spp, 4), seed=seed), dtype=np.float32)
-        if need_geo:
-            geo = np.array(mi.render(scene, sensor=1, integrator=geo_integrator, spp=1,
-                                     seed=seed), dtype=np.float32)
-        dr.sync_thread()
-        t_mitsuba += time.perf_counter() - t0
-        img = _split(img, 3, "image")
-        if not np.isfinite(img).all():
-            raise RenderError(f"{plan.name}: frame {frame.index} has non-finite pixels")
-        i = frame.index
-        if plan_r.render.exr_pixel_type == "half":
-            over = int(np.count_nonzero((img > exr.HALF_MAX).any(axis=-1)))
-            if over:
-                clamped[f"{i:04d}"] = over
-        nxt = by_index.get(i + 1)
-        motions = _motions(build, ids, now, _poses(nxt, plan_r)) if nxt is not None else None
-        written += _write_passes(out_dir, plan_r, frame, passes, img, guides, geo,
-                                 id_to_actor, nxt, motions)
-        per_frame.append(time.perf_counter() - t_frame)
-        _tick(progress, f"{plan.name} {i:04d}")
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s2rhdr-exr")
+    pending: Future[list[Path]] | None = None
+    note_of_pending = ""
+    try:
+        for frame in frames:
+            t_frame = time.perf_counter()
+            now = _poses(frame, plan_r)
+            poser.pose(frame, now)
+            seed = (int(plan_r.seed) * 1_000_003 + frame.index) & 0x7FFFFFFF
+            t0 = time.perf_counter()
+            img = np.array(mi.render(scene, sensor=0, spp=spp, seed=seed), dtype=np.float32)
+            guides = geo = None
+            if need_guides:
+                guides = np.array(mi.render(scene, sensor=0, integrator=guide_integrator,
+                                            spp=min(spp, 4), seed=seed), dtype=np.float32)
+            if need_geo:
+                geo = np.array(mi.render(scene, sensor=1, integrator=geo_integrator, spp=1,
+                                         seed=seed), dtype=np.float32)
+            dr.sync_thread()
+            t_mitsuba += time.perf_counter() - t0
+            img = _split(img, 3, "image")
+            if not np.isfinite(img).all():
+                raise RenderError(f"{plan.name}: frame {frame.index} has non-finite pixels")
+            i = frame.index
+            if plan_r.render.exr_pixel_type == "half":
+                over = int(np.count_nonzero((img > exr.HALF_MAX).any(axis=-1)))
+                if over:
+                    clamped[f"{i:04d}"] = over
+            nxt = by_index.get(i + 1)
+            motions = _motions(build, ids, now, _poses(nxt, plan_r)) if nxt is not None else None
+            # Flow maths and EXR writing overlap the next frame's render (one writer thread;
+            # at most one frame queued, so memory stays bounded and errors surface promptly).
+            if pending is not None:
+                written += pending.result()
+                _tick(progress, note_of_pending)
+            pending = writer.submit(_write_passes, out_dir, plan_r, frame, passes, img, guides,
+                                    geo, id_to_actor, nxt, motions)
+            note_of_pending = f"{plan.name} {i:04d}"
+            per_frame.append(time.perf_counter() - t_frame)
+        if pending is not None:
+            written += pending.result()
+            _tick(progress, note_of_pending)
+    finally:  # a failed frame still waits for the queued write, then stops the thread
+        writer.shutdown(wait=True)
     written.append(layout.atomic_write_text(out_dir / layout.PLAN_FILE, plan_r.to_json()))
     total = time.perf_counter() - t_start
     meta = {
