@@ -196,3 +196,23 @@ def test_cli_info_and_split(tmp_path, capsys):
     with pytest.raises(SystemExit) as ex:
         main(["split", str(tmp_path), "--fractions", "0.5", "0.6", "0"])
     assert ex.value.code == 2 and "summing to 1" in capsys.readouterr().err
+
+
+def test_official_normalisation_matches_official_preprocess(root, tmp_path):
+    from s2rhdr_loader.preprocess import official_preprocess
+
+    official_preprocess(root, tmp_path / "proc", patch=None, progress=False)
+    raw = S2RHDRDataset(root, split="all", patch_size=None, normalize="official")
+    proc = S2RHDRDataset(tmp_path / "proc", split="all", patch_size=None, normalize="none")
+    for i in range(len(raw)):
+        a, b = raw[i], proc[i]
+        assert a["sequence"] == b["sequence"]
+        for k in ("label", "input0", "input1", "input2", "exp"):
+            assert torch.equal(a[k], b[k]), k
+
+
+def test_static_mode_uses_one_frame(root):
+    ds = S2RHDRDataset(root, split="all", patch_size=16, frames=1, augment=True, repeat=4)
+    for i in range(0, len(ds), 3):
+        ids = ds[i]["frames"].tolist()
+        assert ids[0] == ids[1] == ids[2]
