@@ -323,6 +323,7 @@ def run_batch(plans: Sequence[ShotPlan], out: str | os.PathLike, *, backend: str
                         err = f"could not move the shot into place: {exc}"
                 if err is not None:
                     outcomes[task.name] = ShotOutcome(task.name, "failed", 0, 0.0, str(err))
+                    _log_failure(root, task.name, err)
                 if not in_process:
                     with lock:  # frames not reported frame by frame (Ray, failures)
                         rest = plan.frames - seen.get(task.name, 0)
@@ -340,6 +341,20 @@ def run_batch(plans: Sequence[ShotPlan], out: str | os.PathLike, *, backend: str
     return [outcomes[p.name] for p in plans if p.name in outcomes]
 
 
+FAILURE_LOG = "render-failures.log"
+
+
+def _log_failure(root: Path, name: str, err: Any) -> None:
+    """Append the full traceback of a failed shot to ``<out>/render-failures.log``."""
+    detail = getattr(err, "traceback", "") or str(err)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    try:
+        with open(layout.safe_child(root, FAILURE_LOG), "a", encoding="utf-8") as fh:
+            fh.write(f"=== {stamp} {name}: {err}\n{detail.rstrip()}\n")
+    except OSError:
+        pass  # the summary table still carries the one-line reason
+
+
 def summary_table(outcomes: Sequence[ShotOutcome]) -> str:
     """Fixed-width table: shot, status, frames, seconds, reason."""
     rows = [("shot", "status", "frames", "seconds", "reason")]
@@ -348,5 +363,6 @@ def summary_table(outcomes: Sequence[ShotOutcome]) -> str:
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
     counts = {s: sum(o.status == s for o in outcomes) for s in ("rendered", "skipped", "failed")}
     lines.append(f"{counts['rendered']} rendered, {counts['skipped']} skipped, "
-                 f"{counts['failed']} failed")
+                 f"{counts['failed']} failed"
+                 + (f" (tracebacks in {FAILURE_LOG})" if counts["failed"] else ""))
     return "\n".join(line.rstrip() for line in lines)

@@ -85,6 +85,8 @@ def test_failing_shot_is_reported_and_the_batch_goes_on(tmp_path, capsys):
     bad_line = next(line for line in text.splitlines() if line.startswith("bad-shot"))
     assert "failed" in bad_line and "unknown mitsuba preset 'moon'" in bad_line
     assert "1 rendered, 0 skipped, 1 failed" in text
+    log = (out / "render-failures.log").read_text()
+    assert "bad-shot" in log and "Traceback" in log
     assert not (out / "bad-shot").exists() and _leftovers(out) == []
     assert list(layout.read_manifest(out)["sequences"]) == ["ok-shot"]
 
