@@ -64,8 +64,8 @@ class TrainConfig:
             raise TrainError("steps and batch size must be >= 1")
         if self.amp not in ("off", "bf16", "fp16", "auto"):
             raise TrainError(f"amp {self.amp!r}: use off, bf16, fp16 or auto")
-        if self.lr <= 0 or self.lr_min < 0:
-            raise TrainError("learning rates must be positive")
+        if self.lr <= 0 or self.lr_min < 0 or self.adapter_lr_scale <= 0:
+            raise TrainError("learning rates and --adapter-lr-scale must be positive")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:

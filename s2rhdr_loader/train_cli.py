@@ -162,7 +162,19 @@ def _parse_kwargs(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def cli() -> None:
-    """Train and adapt HDR fusion networks (S2R-Adapter)."""
+    """Train and adapt HDR fusion networks (S2R-Adapter).
+
+    \b
+    Examples:
+      s2rhdr-train pretrain --tiny --data synthetic:source --out runs/src --steps 200
+      s2rhdr-train adapt --from runs/src --data synthetic:target:8 --out runs/ad --steps 100
+      s2rhdr-train tta --from runs/src --data synthetic:target --out runs/tta
+      s2rhdr-train eval --ckpt runs/ad --data synthetic:target
+      s2rhdr-train merge --ckpt runs/ad --out runs/ad_merged
+
+    --data KIND:PATH, KIND = s2rhdr | kalantari | sct | challenge123 | synthetic
+    (synthetic:source[:N] or synthetic:target[:N]). A killed run resumes when re-run.
+    """
 
 
 @cli.command()
