@@ -111,6 +111,13 @@ def texture(base: tuple[float, float, float], pattern: str, salt: float,
         yy, xx = np.mgrid[0:size, 0:size]
         mod = np.where(((xx // (size // 4)) + (yy // (size // 4))) % 2 == 0, 1.0, 0.55)
         mod = mod * (0.8 + 0.4 * n)
+    elif pattern == "facade":
+        # a grid of dark windows (glass over unlit rooms, albedo ~0.03) on a lighter wall
+        yy, xx = np.mgrid[0:size, 0:size]
+        cell = size // 4
+        window = ((xx % cell) > cell // 4) & ((xx % cell) < 3 * cell // 4) & \
+                 ((yy % cell) > cell // 5) & ((yy % cell) < 4 * cell // 5)
+        mod = np.where(window, 0.06, 1.0) * (0.8 + 0.4 * n)
     elif pattern == "stripes":
         xx = np.mgrid[0:size, 0:size][1]
         mod = np.where((xx % (size // 2)) < size // 16, 2.2, 1.0) * (0.8 + 0.4 * n)
@@ -194,7 +201,7 @@ def _buildings(row_y: float, xs: range, depth: float, side: int, salt: float,
             continue
         h = 6.0 + 14.0 * float(_hash(np.array(i), np.array(side), salt))
         tint = 0.35 + 0.3 * float(_hash(np.array(i), np.array(side + 7), salt))
-        bsdf = diffuse_tex((tint, tint * 0.9, tint * 0.8), "stripes", salt + i, 2.0)
+        bsdf = diffuse_tex((tint, tint * 0.9, tint * 0.8), "facade", salt + i, 2.0)
         _box(f"{prefix}_{i}", (x, side * (row_y + depth / 2), h / 2), (9.5, depth, h), bsdf,
              parts, shapes)
 
@@ -219,7 +226,7 @@ def build_preset(name: str, parts: list[Part], shapes: dict[str, Any]) -> None:
         for k in range(12):
             a = 2 * math.pi * k / 12
             _box(f"env_bld{k}", (18 + 45 * math.cos(a), 45 * math.sin(a), 8), (14, 14, 16),
-                 diffuse_tex((0.6, 0.55, 0.5), "stripes", 12.0 + k, 2.0), parts, shapes)
+                 diffuse_tex((0.6, 0.55, 0.5), "facade", 12.0 + k, 2.0), parts, shapes)
         _cyl("env_fountain", (22, 14, 0), 3.0, 0.8, diffuse_tex((0.7, 0.7, 0.7), "noise", 13.0),
              parts, shapes)
         for k in range(4):
