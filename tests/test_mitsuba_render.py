@@ -301,3 +301,24 @@ def test_spec_proxy_name_picks_the_geometry(tmp_path):
         sizes[proxy] = int((_read(tmp_path / proxy, "mask")[..., 0] == 1).sum())
     # a 4.4 m car covers more of the frame than a 1 m ball, which covers more than a person
     assert sizes["box"] > sizes["sphere"] > sizes["capsule"] > 10
+
+
+@pytest.mark.parametrize("preset", ["street", "plaza", "interior", "parking", "park"])
+def test_every_preset_renders_a_lit_textured_frame(tmp_path, preset):
+    plan = make_plan(preset, frames=1, size=(32, 24), spp=2, preset=preset, passes=("img",),
+                     lights=[LightPlan("point", (4.0, 0.0, 2.5), intensity_cd=2000.0)])
+    mb.render(plan, tmp_path, quality="final")
+    lum = _read(tmp_path, "img") @ LUMA
+    assert np.isfinite(lum).all() and np.percentile(lum, 5) > 0
+    assert np.std(np.log(lum + 1e-6)) > 0.1  # not a flat frame
+
+
+def test_hidden_actor_is_not_rendered(tmp_path):
+    plan = make_plan("hide", frames=2, actors=[("pedestrian", [(7.0, 0.0, 0.0)] * 2)],
+                     target=(7.0, 0.0, 0.8), passes=("img", "mask"))
+    f0 = plan.timeline[0]
+    hidden = dataclasses.replace(f0, actors=(dataclasses.replace(f0.actors[0], visible=False),))
+    mb.render(dataclasses.replace(plan, timeline=(hidden, plan.timeline[1])), tmp_path,
+              quality="final")
+    assert (_read(tmp_path, "mask", 0) == 1).sum() == 0
+    assert (_read(tmp_path, "mask", 1) == 1).sum() > 10
