@@ -59,12 +59,14 @@ def test_gamma_encoded_clipped_copy_fails_as_tonemapped():
     assert "tonemapped" in checks(((0.5 * x / (1 + 0.5 * x)) ** (1 / 2.2)).astype(np.float32))
 
 
-def test_flat_linear_frame_below_one_is_not_tonemapped():
-    """Like a Mitsuba preview of a sunlit street: max 0.92, median 0.23, 2 stops headroom."""
+def test_flat_linear_frames_below_one_are_not_tonemapped():
+    """Like Mitsuba previews: a sunlit street (max 0.92, median 0.23, 2 stops headroom) and an
+    overcast plaza (max 0.46, median 0.19, 1.2 stops headroom: no white, so no ceiling)."""
     rng = np.random.default_rng(5)
-    y = np.minimum(np.exp(rng.normal(np.log(0.23), 0.55, (64, 96))), 0.92)
-    img = (y[..., None] * np.array([1.0, 1.0, 0.9])).astype(np.float32)
-    assert checks(img) == set()
+    for median, top in ((0.23, 0.92), (0.19, 0.46)):
+        y = np.minimum(np.exp(rng.normal(np.log(median), 0.55, (64, 96))), top)
+        img = (y[..., None] * np.array([1.0, 1.0, 0.9])).astype(np.float32)
+        assert "tonemapped" not in checks(img)
     # an 8-bit export stored as integers 0..255
     eight = np.round(gamma_clipped(hdr_scene(96, 64)) * 255).astype(np.float32)
     assert "tonemapped" in checks(eight)
@@ -174,6 +176,12 @@ def test_cli_exit_status_and_json(tmp_path, capsys):
     assert run_cli(["validate", str(bad), "-q", "--no-json", "--min-dr-stops", "1"]) == 1
     assert run_cli(["validate", str(tmp_path / "missing"), "-q"]) == 2
     assert run_cli(["validate", str(tmp_path / "good"), "-q", "--drift-stops", "0"]) == 2
+    flat = tmp_path / "flat"  # low dynamic range is a warning: passes unless --strict
+    rng = np.random.default_rng(0)
+    write_sequence(flat / "a", [np.exp(rng.uniform(0, np.log(8), (32, 48, 3))).astype(
+        np.float32) for _ in range(2)])
+    assert run_cli(["validate", str(flat), "-q", "--no-json"]) == 0
+    assert run_cli(["validate", str(flat), "-q", "--no-json", "--strict"]) == 1
     empty = tmp_path / "empty"
     empty.mkdir()
     assert run_cli(["validate", str(empty), "-q", "--no-json"]) == 1
