@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from s2rhdr_loader.layout import file_mode
+
 HALF_MAX = 65504.0
 REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
 LOSSLESS = ("none", "rle", "zips", "zip", "piz", "zstd")
@@ -107,6 +109,7 @@ def write_exr(path: str | os.PathLike, image: np.ndarray, *, channels: Sequence[
     os.close(fd)
     try:
         _oe().File(header, planes).write(tmp)
+        os.chmod(tmp, file_mode())  # mkstemp creates 0600; published data must be readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

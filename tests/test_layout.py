@@ -73,3 +73,20 @@ def test_atomic_json_leaves_no_temporaries(tmp_path):
         layout.atomic_write_json(tmp_path / "x.json", {"bad": float("nan")})
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": [1.5], "b": 1}
+
+
+def test_written_files_get_the_umask_mode_not_0600(tmp_path):
+    import os
+
+    import numpy as np
+
+    from s2rhdr_loader import exr
+
+    old = os.umask(0o022)
+    try:
+        layout.atomic_write_json(tmp_path / "a.json", {})
+        exr.write_exr(tmp_path / "a.exr", np.ones((2, 2, 3), np.float32))
+    finally:
+        os.umask(old)
+    for name in ("a.json", "a.exr"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
