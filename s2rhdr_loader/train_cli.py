@@ -33,6 +33,7 @@ from s2rhdr_loader.train import (
     TrainError,
     build_from_meta,
     default_device,
+    dist_info,
     evaluate,
     fit,
     init_distributed,
@@ -142,7 +143,7 @@ def _run(model: torch.nn.Module, meta: dict[str, Any], kw: dict[str, Any],
                      recipe=kw["recipe"])
     rows = fit(model, data, cfg, kw["out"], meta, resume=kw["resume"],
                progress=not kw["quiet"], label=label)
-    if rows:
+    if rows and dist_info()[0] == 0:
         click.echo(f"{label}: step {rows[-1]['step']}/{cfg.steps} loss {rows[-1]['loss']:.5f} "
                    f"-> {kw['out']}")
 
