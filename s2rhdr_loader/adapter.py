@@ -166,7 +166,7 @@ class AdaptedLayer(nn.Module):
         for branch, scale in ((self.share, self.scale_share),
                               (self.transfer, self.scale_transfer)):
             if branch is not None:
-                w = w + float(scale) * branch.delta_weight(groups)
+                w = w + float(scale.detach()) * branch.delta_weight(groups)
         with torch.no_grad():
             layer.weight.copy_(w.to(layer.weight.dtype))
         layer.weight.requires_grad_(True)
