@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry: no traceback for user errors, exit status 2 (1 for failures)."""
     _register()
     try:
-        cli.main(args=argv, prog_name="s2rhdr-render", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="s2rhdr-render", standalone_mode=False)
     except S2RError as exc:
         click.echo(f"error: {exc.one_line()}", err=True)
         sys.exit(exc.exit_code)
@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    if isinstance(rv, int) and rv:  # a command's ctx.exit(N) comes back as a return value
+        sys.exit(rv)
 
 
 if __name__ == "__main__":
