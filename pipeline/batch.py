@@ -224,7 +224,10 @@ def render_shot(task: ShotTask) -> dict[str, Any]:
         kwargs["options"] = dict(task.options)
     try:
         render(plan, tmp, **kwargs)
-        passes = tuple(dict.fromkeys(("img", *plan.render.passes)))
+        # Check the passes the backend says it wrote (the Unreal backend records only img).
+        written = tmp / layout.PLAN_FILE
+        rendered = load_plan(written) if written.is_file() else plan
+        passes = tuple(dict.fromkeys(("img", *rendered.render.passes)))
         frames, problems = validate_shot(tmp, passes)
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -240,3 +240,23 @@ def test_resources_ask_for_a_gpu():
 
     assert resource_request("unreal", {}) == {"CPU": 4.0, "GPU": 1.0}
     assert resource_request("unreal", {"gpus": "2"})["GPU"] == 2.0
+
+
+def test_batch_with_the_unreal_backend_checks_the_passes_it_wrote(tmp_path, editor, project,
+                                                                  monkeypatch):
+    """The Unreal backend writes img only and says so in plan.json; the batch accepts that."""
+    from dataclasses import replace
+
+    from pipeline.batch import run_batch
+
+    monkeypatch.setenv("FAKE_EDITOR_MODE", "ok")
+    monkeypatch.setenv("FAKE_EDITOR_STATE", str(tmp_path / "attempts"))
+    p = hand_plan(frames=2, warmup=1)
+    p = replace(p, render=replace(p.render, resolution=(32, 24),
+                                  passes=("img", "depth", "flow")))
+    out = tmp_path / "ds"
+    outcomes = run_batch([p], out, backend="unreal", quality="preview", show_progress=False,
+                         options={"editor": str(editor), "project": str(project)})
+    assert [(o.status, o.frames) for o in outcomes] == [("rendered", 2)], outcomes
+    assert layout.verify_sequence(out, p.name) == []
+    assert layout.read_sequence(out / p.name).passes == {}
