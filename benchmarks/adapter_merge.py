@@ -1,9 +1,9 @@
 """Inference latency: plain backbone vs S2R-Adapter (unmerged) vs merged, both reference nets.
 
 Target: merged / plain <= 1.02 (merge() must cost nothing at inference). The three models are
-timed interleaved (round robin) so machine load hits them alike; ratios use the *minimum* over
-the repeats (the least-disturbed run, as ``timeit`` advises on a shared machine); medians are
-stored too.
+timed interleaved (round robin, order rotated each round) so machine load hits them alike;
+ratios use the *minimum* over the repeats (the least-disturbed run, as ``timeit`` advises on
+a shared machine); medians are stored too.
 
     .venv/bin/python benchmarks/adapter_merge.py [--size 128] [--repeats 9] [--tiny]
 
@@ -53,9 +53,10 @@ def bench(name: str, size: int, repeats: int, tiny: bool) -> dict:
     for m in models.values():       # warm-up
         _time(m, x)
     times: dict[str, list[float]] = {k: [] for k in models}
-    for _ in range(repeats):
-        for k, m in models.items():
-            times[k].append(_time(m, x))
+    names = list(models)
+    for i in range(repeats):            # rotate the order so no model always runs first
+        for k in names[i % 3:] + names[:i % 3]:
+            times[k].append(_time(models[k], x))
     med = {k: statistics.median(v) for k, v in times.items()}
     best = {k: min(v) for k, v in times.items()}
     return {
