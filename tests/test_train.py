@@ -170,3 +170,29 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys, argv, message):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_cli_eval_and_tta_on_a_real_benchmark_layout(tmp_path, capsys):
+    """Kalantari layout, 20x30 image padded to 24x32 by the reader: scores use the true size."""
+    import numpy as np
+
+    from s2rhdr_loader.rgbe import write_hdr
+    from s2rhdr_loader.tiff import write_tiff16
+
+    rng = np.random.default_rng(0)
+    scene = tmp_path / "Test" / "PAPER" / "Scene1"
+    for name in ("a.tif", "b.tif", "c.tif"):
+        write_tiff16(scene / name, rng.integers(0, 65536, (20, 30, 3), dtype=np.uint16))
+    (scene / "exposure.txt").write_text("0\n2\n4\n")
+    write_hdr(scene / "HDRImg.hdr", rng.random((20, 30, 3)).astype(np.float32))
+    main(["pretrain", "--tiny", "--data", "synthetic:source:4", "--out", str(tmp_path / "src"),
+          "--steps", "1", "--batch", "1", "--patch", "16", "--quiet"])
+    capsys.readouterr()
+    main(["eval", "--ckpt", str(tmp_path / "src"), "--data", f"kalantari:{tmp_path / 'Test'}",
+          "--quiet", "--json", str(tmp_path / "k.json")])
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["images"] == 1 and np.isfinite(scores["psnr_mu"])
+    main(["tta", "--from", str(tmp_path / "src"), "--data", f"kalantari:{tmp_path / 'Test'}",
+          "--out", str(tmp_path / "tta"), "--crops", "1", "--crop", "16", "--r-transfer", "4",
+          "--quiet"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] == 1
