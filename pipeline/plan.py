@@ -321,6 +321,8 @@ def make_plan(spec: SceneSpec, *, seed: int | None = None) -> ShotPlan:
     backends: dict[str, dict[str, object]] = {"mitsuba": {"preset": env.mitsuba.preset}}
     if env.unreal is not None and env.unreal.level is not None:
         backends["unreal"] = {"level": env.unreal.level}
+        if env.unreal.use_level_lighting:  # only when set: existing plans stay byte-identical
+            backends["unreal"]["use_level_lighting"] = True
     q = spec.render.quality
     return ShotPlan(
         name=spec.name, seed=seed, spec_hash=digest, fps=_r(spec.fps), frames=spec.frames,

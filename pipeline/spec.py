@@ -95,6 +95,7 @@ def is_random(value: Any) -> bool:
 @dataclass(frozen=True)
 class UnrealEnvironment:
     level: str | None = None  # /Game/... map asset
+    use_level_lighting: bool = False  # keep the level's own lights instead of the plan's
 
 
 @dataclass(frozen=True)
@@ -713,8 +714,9 @@ def _environment(r: _Reader, node: _Node, path: str) -> EnvironmentSpec:
     f = r.mapping(node, path, ("unreal", "mitsuba", "sun", "sky", "lights"))
     unreal = None
     if f.has("unreal"):
-        u = r.mapping(f.node.items["unreal"][0], f.sub("unreal"), ("level",))
-        unreal = UnrealEnvironment(level=u.get("level", _asset, random_ok=True))
+        u = r.mapping(f.node.items["unreal"][0], f.sub("unreal"), ("level", "use_level_lighting"))
+        unreal = UnrealEnvironment(level=u.get("level", _asset, random_ok=True),
+                                   use_level_lighting=u.get("use_level_lighting", _bool, False))
     mitsuba = MitsubaEnvironment()
     if f.has("mitsuba"):
         m = r.mapping(f.node.items["mitsuba"][0], f.sub("mitsuba"), ("preset",))

@@ -234,3 +234,14 @@ def test_validate_spec_cli_on_shipped_specs(capsys):
     oks = [line for line in out if line.startswith("OK ")]
     assert len(oks) == len(load_specs(SPECS)) and out[-1].endswith("spec(s) valid")
     assert not any("_defaults" in line for line in oks)
+
+
+def test_unreal_use_level_lighting_flag_reaches_the_plan(tmp_path):
+    base = MINIMAL + "environment: {unreal: {level: /Game/Maps/Street%s}}\n"
+    plain = make_plan(load_spec(write(tmp_path, "a.yaml", base % "")))
+    assert plain.environment.backends["unreal"] == {"level": "/Game/Maps/Street"}
+    kept = make_plan(load_spec(write(tmp_path, "b.yaml",
+                                     base % ", use_level_lighting: true")))
+    assert kept.environment.backends["unreal"]["use_level_lighting"] is True
+    with pytest.raises(SpecError, match="use_level_lighting must be true or false"):
+        load_spec(write(tmp_path, "c.yaml", base % ", use_level_lighting: 3"))
