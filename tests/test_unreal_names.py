@@ -109,6 +109,8 @@ CALL_OWNERS = {
     "unregister_owner_by_name": "ToolMenus", "get_all_channels": "MovieScene3DTransformSection",
     "get_binding_id": "LevelSequence", "set_skeletal_mesh_asset": "SkeletalMeshComponent",
     "fixed_play_rate": "MovieSceneTimeWarpVariant",
+    "set_light_color": "LightComponent", "get_actor_label": "Actor",
+    "get_all_level_actors": "EditorActorSubsystem", "actor_has_tag": "Actor",
     # Movie Render Queue (allow-list)
     "allocate_new_job": "MoviePipelineQueue", "delete_all_jobs": "MoviePipelineQueue",
     "find_or_add_setting_by_class": "MoviePipelinePrimaryConfig",

@@ -299,7 +299,10 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
 
     # ---- actors ------------------------------------------------------------------------
     class Actor(_Obj):
-        _PROPS = {"hidden": False}
+        _PROPS = {"hidden": False, "tags": list}
+
+        def actor_has_tag(self, tag: str) -> bool:
+            return tag in (self._values.get("tags") or [])
 
         def set_actor_label(self, label: str) -> None:
             record(self, "set_actor_label", label)
@@ -357,6 +360,49 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
     cls("PostProcessVolume", Actor, {"settings": PostProcessSettings, "unbound": False,
                                      "priority": 0.0, "blend_weight": 1.0, "enabled": True})
 
+    # ---- lights (5.6 stub names; NITS exists in 5.6, the older flavours test the fallback) --
+    enum("ComponentMobility", ["STATIC", "STATIONARY", "MOVABLE"])
+    enum("LightUnits", ["UNITLESS", "CANDELAS", "LUMENS", "EV"] + (["NITS"] if ver >= (5, 6)
+                                                                    else []))
+    enum("SkyLightSourceType", ["SLS_CAPTURED_SCENE", "SLS_SPECIFIED_CUBEMAP"])
+
+    def set_light_color(self: Any, new_light_color: Any, srgb: bool = True) -> None:
+        if type(new_light_color).__name__ != "LinearColor":
+            raise TypeError("set_light_color needs a LinearColor")
+        record(self, "set_light_color", new_light_color.tuple())
+        self._values["_light_color"] = new_light_color.tuple()
+
+    light_base = {"intensity": 1.0, "mobility": None, "visible": True}
+    LightComponent = cls("LightComponent", _Obj, light_base, set_light_color=set_light_color)
+    cls("DirectionalLightComponent", LightComponent, {
+        "atmosphere_sun_light": False, "light_source_angle": 0.5357,
+        "atmosphere_sun_disk_color_scale": lambda: m.LinearColor(1.0, 1.0, 1.0, 1.0)})
+    local = cls("LocalLightComponent", LightComponent, {"intensity_units": None,
+                                                        "attenuation_radius": 1000.0})
+    cls("PointLightComponent", local, {"source_radius": 0.0})
+    cls("SpotLightComponent", m.PointLightComponent, {"inner_cone_angle": 0.0,
+                                                      "outer_cone_angle": 44.0})
+    cls("RectLightComponent", local, {"source_width": 64.0, "source_height": 64.0,
+                                      "barn_door_angle": 88.0, "barn_door_length": 20.0})
+    cls("SkyLightComponent", _Obj, {"intensity": 1.0, "mobility": None, "source_type": None,
+                                    "real_time_capture": False}, set_light_color=set_light_color)
+    cls("SkyAtmosphereComponent", _Obj, {"mobility": None, "sky_luminance_factor":
+                                         lambda: m.LinearColor(1.0, 1.0, 1.0, 1.0)})
+
+    def _light_actor(name: str, comp: str, prop: str = "light_component") -> None:
+        def init(self: Any) -> None:
+            Actor.__init__(self)
+            self._values[prop] = getattr(m, comp)()
+        cls(name, Actor, {prop: None}, __init__=init)
+
+    for actor_name, comp_name in (("DirectionalLight", "DirectionalLightComponent"),
+                                  ("PointLight", "PointLightComponent"),
+                                  ("SpotLight", "SpotLightComponent"),
+                                  ("RectLight", "RectLightComponent"),
+                                  ("SkyLight", "SkyLightComponent")):
+        _light_actor(actor_name, comp_name)
+    _light_actor("SkyAtmosphere", "SkyAtmosphereComponent", "sky_atmosphere_component")
+
     # ---- editor subsystems -------------------------------------------------------------
     subsystems: dict[type, Any] = {}
 
@@ -381,7 +427,7 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
 
     m.current_level = None
     cls("EditorActorSubsystem", _Obj, spawn_actor_from_class=lambda self, *a, **k: spawn(*a, **k),
-        destroy_actor=lambda self, a: destroy(a))
+        destroy_actor=lambda self, a: destroy(a), get_all_level_actors=lambda self: list(m.world))
     cls("LevelEditorSubsystem", _Obj, load_level=lambda self, p: load_level(p))
     cls("EditorLevelLibrary", _Obj, spawn_actor_from_class=staticmethod(spawn),
         destroy_actor=staticmethod(destroy), load_level=staticmethod(load_level))

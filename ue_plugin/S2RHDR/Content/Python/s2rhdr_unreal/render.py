@@ -14,7 +14,7 @@ from typing import Any
 
 import unreal
 
-from s2rhdr_unreal import compat, linear
+from s2rhdr_unreal import compat, lighting, linear
 
 QUALITIES = ("preview", "default", "final")
 DEFAULTS = {"spatial_samples": 8, "temporal_samples": 1, "warmup_frames": 32}
@@ -221,6 +221,6 @@ def settings_summary(plan: Any, quality: str, mapping: Mapping[str, Any] | None 
            "quality": quality, "mrq": s,
            "exposure": {"ev100": plan.exposure.ev100, "scale": plan.exposure.scale,
                         "physical": exposure, "auto_exposure_bias": 0.0},
-           "pixel_type": "half"}
+           "pixel_type": "half", "lighting": lighting.summary(plan)}
     out.update(dict(mapping or {}))
     return out

@@ -1,4 +1,4 @@
-"""A Level Sequence built from a ShotPlan: camera, camera cut and moving actors.
+"""A Level Sequence built from a ShotPlan: camera, camera cut, moving actors and the lights.
 
 Nothing is simulated here: the plan already holds every frame's camera pose (handheld shake
 baked in) and every actor's pose, so each becomes one transform key per frame, warm-up frames
@@ -19,7 +19,7 @@ from typing import Any
 import unreal
 
 from pipeline.geometry import to_unreal_cm
-from s2rhdr_unreal import compat
+from s2rhdr_unreal import compat, lighting
 
 SEQUENCE_PACKAGE = "/Game/S2RHDR/Sequences"
 SKELETAL_KINDS = ("pedestrian", "animal")
@@ -42,6 +42,7 @@ class BuiltShot:
     actors: dict[str, Any] = field(default_factory=dict)  # actor id -> binding proxy
     frame_range: tuple[int, int] = (0, 0)  # playback [start, end)
     warmup_range: tuple[int, int] = (0, 0)  # camera cut [start, end), warm-up included
+    lights: list[Any] = field(default_factory=list)  # binding proxies of the plan's lights
 
 
 def level_path(plan: Any) -> str:
@@ -272,5 +273,6 @@ def build_sequence(plan: Any, *, package: str = SEQUENCE_PACKAGE) -> BuiltShot:
                      warmup_range=(warm_start, end))
     for actor_plan in plan.actors:
         shot.actors[actor_plan.id] = _actor(plan, sequence, actor_plan)
+    shot.lights = lighting.apply(plan, sequence)  # [] with use_level_lighting
     unreal.EditorAssetLibrary.save_loaded_asset(sequence, False)
     return shot
