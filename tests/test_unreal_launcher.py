@@ -244,7 +244,8 @@ def test_resources_ask_for_a_gpu():
 
 def test_batch_with_the_unreal_backend_checks_the_passes_it_wrote(tmp_path, editor, project,
                                                                   monkeypatch):
-    """The Unreal backend writes img only and says so in plan.json; the batch accepts that."""
+    """The Unreal backend writes img + depth (no flow) and says so in plan.json; the batch
+    checks and accepts exactly that."""
     from dataclasses import replace
 
     from pipeline.batch import run_batch
@@ -259,4 +260,32 @@ def test_batch_with_the_unreal_backend_checks_the_passes_it_wrote(tmp_path, edit
                          options={"editor": str(editor), "project": str(project)})
     assert [(o.status, o.frames) for o in outcomes] == [("rendered", 2)], outcomes
     assert layout.verify_sequence(out, p.name) == []
-    assert layout.read_sequence(out / p.name).passes == {}
+    assert set(layout.read_sequence(out / p.name).passes) == {"depth"}
+    assert json.loads((out / p.name / "plan.json").read_text())["render"]["passes"] == [
+        "img", "depth"]
+
+
+def test_depth_and_normal_passes_converted_on_the_host(tmp_path, editor, project, monkeypatch):
+    """MRQ's WorldDepth (cm, z) -> metres with sky = 0; WorldNormal -> unit vectors; FLOAT;
+    plan.json and meta.json list the passes produced."""
+    from dataclasses import replace
+
+    p = hand_plan(frames=2, warmup=1)
+    p = replace(p, render=replace(p.render, resolution=(32, 24),
+                                  passes=("img", "depth", "normal", "mask")))
+    out, files, _ = run(p, tmp_path, editor, project, "ok", monkeypatch)
+    depth = exr.read_exr(layout.frame_path(out, "depth", 1), channels=("Z",))[..., 0]
+    assert depth[:, 1:] == pytest.approx(np.full((24, 31), 2.6))  # 260 cm on frame 1
+    assert (depth[:, 0] == 0).all()  # sky
+    normal = exr.read_exr(layout.frame_path(out, "normal", 0), channels=("X", "Y", "Z"))
+    assert normal[5, 5] == pytest.approx((0.6, 0.0, 0.8), abs=1e-6)
+    assert (normal[:, 0] == 0).all()
+    for pass_name in ("depth", "normal"):
+        header = exr.read_header(layout.frame_path(out, pass_name, 0))
+        assert set(header.channels.values()) == {"float"}
+    assert json.loads((out / "plan.json").read_text())["render"]["passes"] == [
+        "img", "depth", "normal"]
+    assert json.loads((out / "meta.json").read_text())["passes"] == ["img", "depth", "normal"]
+    assert set(layout.read_sequence(out).passes) == {"depth", "normal"}
+    assert layout.frame_path(out, "depth", 0) in files
+    assert not (out / ub.AUX_STAGING).exists() and not (out / ".mrq").exists()

@@ -45,7 +45,11 @@ MRQ_ALLOW: dict[str, set[str]] = {
                                  "execute", "is_rendering", "cancel_all_jobs"},
     "MoviePipelineDeferredPassBase": {"accumulator_includes_alpha",
                                       "disable_multisample_effects",
-                                      "use32_bit_post_process_materials", "render_main_pass"},
+                                      "use32_bit_post_process_materials", "render_main_pass",
+                                      "additional_post_process_materials"},
+    # https://dev.epicgames.com/documentation/en-us/unreal-engine/python-api/class/
+    # MoviePipelinePostProcessPass?application_version=5.4 (enabled, material)
+    "MoviePipelinePostProcessPass": {"enabled", "material"},
     "MoviePipelineDeferredPass_PathTracer": set(),
     "MoviePipelineImageSequenceOutput_EXR": {"compression", "multilayer"},
     "MoviePipelineImageSequenceOutput_PNG": set(),

@@ -294,6 +294,71 @@ def validate_output(plan: ShotPlan, out_dir: Path) -> list[str]:
     return problems
 
 
+AUX_STAGING = ".mrq_aux"  # the plugin's raw material passes (s2rhdr_unreal.writer.AUX_STAGING)
+SKY_DEPTH_CM = 1.0e7  # scene depth at or beyond 100 km is the sky / far plane: written as 0
+
+
+def convert_depth(raw: Any) -> Any:
+    """MRQ WorldDepth (scene depth = distance along the camera z axis, cm, in R) -> metres;
+    0 where the pixel sees the sky (like the Mitsuba backend)."""
+    import numpy as np
+
+    z = np.asarray(raw, np.float64)[..., 0]
+    z = np.where(np.isfinite(z) & (z > 0) & (z < SKY_DEPTH_CM), z / 100.0, 0.0)
+    return z.astype(np.float32)
+
+
+def convert_normal(raw: Any) -> Any:
+    """MRQ WorldNormal (world-space normal in RGB, Unreal axes = the plan's axes) -> unit
+    vectors; 0 where there is no surface."""
+    import numpy as np
+
+    n = np.asarray(raw, np.float64)[..., :3]
+    n = np.where(np.isfinite(n), n, 0.0)
+    norm = np.linalg.norm(n, axis=-1, keepdims=True)
+    return np.where(norm > 1e-6, n / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
+
+
+def convert_aux(plan: ShotPlan, out_dir: Path) -> list[Path]:
+    """Turn the plugin's raw MRQ passes into layout passes (FLOAT), then record the passes
+    actually produced in plan.json / meta.json. Runs on the host: the editor has no numpy."""
+    import dataclasses
+    import json
+
+    from s2rhdr_loader import exr, layout
+
+    raw_root = out_dir / AUX_STAGING
+    produced: list[str] = []
+    written: list[Path] = []
+    for name, conv, channels in (("depth", convert_depth, ("Z",)),
+                                 ("normal", convert_normal, ("X", "Y", "Z"))):
+        folder = raw_root / name
+        if not folder.is_dir():
+            continue
+        for f in plan.output_frames():
+            src = folder / layout.frame_name(f.index)
+            try:
+                raw = exr.read_exr(src)
+            except exr.ExrError as exc:
+                raise RenderError(f"{plan.name}: {exc}", hint="re-render the shot") from exc
+            target = layout.frame_path(out_dir, name, f.index)
+            exr.write_exr(target, conv(raw), channels=channels, pixel_type="float")
+            written.append(target)
+        produced.append(name)
+    shutil.rmtree(raw_root, ignore_errors=True)
+    if produced:
+        passes = ("img", *produced)
+        rendered = dataclasses.replace(plan, render=dataclasses.replace(plan.render,
+                                                                        passes=passes))
+        layout.atomic_write_text(out_dir / layout.PLAN_FILE, rendered.to_json())
+        meta_path = out_dir / layout.META_FILE
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta["passes"] = list(passes)
+        meta.pop("aux_raw", None)
+        layout.atomic_write_json(meta_path, meta)
+    return written
+
+
 def _read_status(path: Path) -> dict[str, Any] | None:
     import json
 
@@ -307,16 +372,17 @@ def _read_status(path: Path) -> dict[str, Any] | None:
 
 def _clean(out_dir: Path) -> None:
     """Remove a previous attempt's outputs (only names this backend writes)."""
-    for name in ("img", "camera_params", ".mrq"):
+    for name in ("img", "camera_params", ".mrq", AUX_STAGING, "depth", "normal"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     for name in ("meta.json", STATUS_NAME):  # (the job file is rewritten before each run)
         (out_dir / name).unlink(missing_ok=True)
 
 
-def _written(plan: ShotPlan, out_dir: Path) -> list[Path]:
+def _written(plan: ShotPlan, out_dir: Path, aux: list[Path] | None = None) -> list[Path]:
     from s2rhdr_loader import layout
 
     files = [layout.frame_path(out_dir, "img", f.index) for f in plan.output_frames()]
+    files += list(aux or [])
     files += [layout.camera_params_path(out_dir, f.index) for f in plan.output_frames()]
     return files + [out_dir / layout.PLAN_FILE, out_dir / layout.META_FILE]
 
@@ -369,8 +435,9 @@ def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "defaul
                 more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
                 raise RenderError(f"{plan.name}: Unreal output rejected: {problems[0]}{more}",
                                   hint=f"log: {log}")
+            aux = convert_aux(plan, out)
             on_frames(plan.frames)  # complete the bar even if markers were lost
-            return _written(plan, out)
+            return _written(plan, out, aux)
         if status and not status.get("retryable", True):
             # The plugin caught a deterministic error (bad plan, level will not open): the
             # same run would fail the same way.

@@ -2,8 +2,10 @@
 # It parses the command line exactly as the launcher builds it, puts the *installed* plugin's
 # Content/Python and vendored site-packages on sys.path (as the editor does), and behaves as
 # FAKE_EDITOR_MODE says: ok, crash, crash_once, hang, tonemapped, nonfinite, missing_asset,
-# mrq_fail, plan_error. Frames are written where MRQ writes them and moved into the layout by
-# the plugin's real writer module.
+# mrq_fail, plan_error. With depth/normal in the plan's passes it also writes MRQ's material
+# passes as MRQ names them: ``{render_pass}/{frame_number}`` with render_pass = "FinalImage" +
+# material name (FinalImageMovieRenderQueue_WorldDepth, ...). Frames are written where MRQ
+# writes them and moved into the layout by the plugin's real writer module.
 import json
 import os
 import shlex
@@ -81,6 +83,16 @@ for i in range(plan.frames):
     if mode == "nonfinite" and i == 1:
         img[0, 0, 0] = np.inf
     write_exr(out / writer.STAGING / "FinalImage" / f"{i:04d}.exr", img)
+    if "depth" in plan.render.passes:  # MRQ's WorldDepth material: scene depth (z) in cm, RGB
+        depth = np.full((h, w, 3), 250.0 + 10.0 * i, np.float32)
+        depth[:, 0] = 3.0e8  # the sky: far plane
+        write_exr(out / writer.STAGING / writer.AUX_PASSES["depth"] / f"{i:04d}.exr", depth,
+                  pixel_type="float")
+    if "normal" in plan.render.passes:  # WorldNormal: world-space normal, RGB (Unreal axes)
+        normal = np.zeros((h, w, 3), np.float32)
+        normal[:, 1:] = (0.6 * 1.01, 0.0, 0.8 * 1.01)  # filtered: not exactly unit length
+        write_exr(out / writer.STAGING / writer.AUX_PASSES["normal"] / f"{i:04d}.exr", normal,
+                  pixel_type="float")
     print(f"LogPython: S2RHDR_PROGRESS {i + 1}/{plan.frames}", flush=True)
 files = writer.finalize(plan, out, {"engine_version": "fake", "variant": "unreal-fake"})
 writer.write_status(status, ok=True, files=[str(p) for p in files], engine_version="fake")

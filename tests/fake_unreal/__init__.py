@@ -261,6 +261,10 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
             p = self._values["_path"]
             return f"{p}.{p.rsplit('/', 1)[-1]}"
 
+    def _asset_name(self: Any) -> str:
+        return self._values["_path"].rsplit("/", 1)[-1].split(".")[0]
+
+    cls("Material", _Asset, get_name=_asset_name)
     cls("SkeletalMesh", _Asset)
     cls("StaticMesh", _Asset)
     cls("AnimSequence", _Asset)
@@ -273,6 +277,15 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
         return asset
 
     m.add_asset = add_asset
+    for _mat in ("MovieRenderQueue_WorldDepth", "MovieRenderQueue_WorldNormal",
+                 "MovieRenderQueue_MotionVectors"):  # shipped with the MRQ plugin
+        add_asset(f"/MovieRenderPipeline/Materials/{_mat}", "Material")
+
+    def load_asset(path: str) -> Any:
+        record("unreal", "load_asset", path)
+        return m.assets.get(path)
+
+    m.load_asset = load_asset
 
     class EditorAssetLibrary:
         @staticmethod
@@ -636,8 +649,15 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
         pass
 
     m.MoviePipelineSetting = MoviePipelineSetting
+    vec("MoviePipelinePostProcessPass", ("enabled", "material"), None)
     cls("MoviePipelineDeferredPassBase", MoviePipelineSetting,
-        {"disable_multisample_effects": False, "accumulator_includes_alpha": False})
+        {"disable_multisample_effects": False, "accumulator_includes_alpha": False,
+         "use32_bit_post_process_materials": False,
+         # MRQ pre-seeds depth and motion vectors, disabled (engine constructor)
+         "additional_post_process_materials": lambda: [
+             m.MoviePipelinePostProcessPass(False, m.assets.get(
+                 f"/MovieRenderPipeline/Materials/MovieRenderQueue_{n}"))
+             for n in ("WorldDepth", "MotionVectors")]})
     cls("MoviePipelineDeferredPass_PathTracer", m.MoviePipelineDeferredPassBase)
     cls("MoviePipelineImageSequenceOutput_EXR", MoviePipelineSetting,
         {"compression": m.EXRCompressionFormat.PIZ, "multilayer": False})
@@ -816,15 +836,21 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
             else:
                 start, end = 0, 0
             frames = list(range(start, end))[:frames_written]
+            main = cfg.find_setting_by_class(m.MoviePipelineDeferredPassBase)
+            passes = ["FinalImage"] + [  # "FinalImage" + material name, as MRQ names them
+                "FinalImage" + e.prop("material").get_name()
+                for e in (main.prop("additional_post_process_materials") if main else [])
+                if e.prop("enabled")]
             for f in frames if exr is not None else []:
-                pad = out.prop("zero_pad_frame_numbers")
-                name = out.prop("file_name_format").format(
-                    render_pass="FinalImage", frame_number=f"{f:0{pad}d}",
-                    sequence_name="seq", shot_name="shot", camera_name="cam")
-                path = Path(out.prop("output_directory").prop("path")) / f"{name}.exr"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data(f) if data else b"exr %d" % f)
-                written.append(path)
+                for render_pass in passes:
+                    pad = out.prop("zero_pad_frame_numbers")
+                    name = out.prop("file_name_format").format(
+                        render_pass=render_pass, frame_number=f"{f:0{pad}d}",
+                        sequence_name="seq", shot_name="shot", camera_name="cam")
+                    path = Path(out.prop("output_directory").prop("path")) / f"{name}.exr"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data(f) if data else b"exr %d" % f)
+                    written.append(path)
             sub.executor.prop("on_individual_job_work_finished_delegate").broadcast(job)
         executor, sub.executor = sub.executor, None
         executor.prop("on_executor_finished_delegate").broadcast(executor, success)

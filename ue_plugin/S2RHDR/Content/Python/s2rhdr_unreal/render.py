@@ -14,12 +14,17 @@ from typing import Any
 
 import unreal
 
-from s2rhdr_unreal import compat, lighting, linear
+from s2rhdr_unreal import compat, lighting, linear, writer
 
 QUALITIES = ("preview", "default", "final")
 DEFAULTS = {"spatial_samples": 8, "temporal_samples": 1, "warmup_frames": 32}
 FILE_NAME_FORMAT = "{render_pass}/{frame_number}"
 MAIN_PASS = "FinalImage"  # MRQ's {render_pass} for the deferred / path-traced beauty
+# Post-process materials MRQ renders next to the beauty, per layout pass. WorldDepth is the
+# asset MRQ itself pre-seeds (MoviePipelineDeferredPasses.cpp DefaultDepthAsset); WorldNormal
+# is in the same plugin folder (used by BEDLAM and others) but not named in Epic's docs.
+AUX_MATERIALS = {"depth": "/MovieRenderPipeline/Materials/MovieRenderQueue_WorldDepth",
+                 "normal": "/MovieRenderPipeline/Materials/MovieRenderQueue_WorldNormal"}
 BASE_CVARS = {"r.MotionBlurQuality": 0.0, "r.SceneColorFormat": 4.0}  # no blur; FloatRGBA
 LDR_OUTPUTS = ("MoviePipelineImageSequenceOutput_PNG", "MoviePipelineImageSequenceOutput_JPG",
                "MoviePipelineImageSequenceOutput_BMP")
@@ -86,6 +91,24 @@ def _remove_ldr_outputs(config: Any) -> list[str]:
     return removed
 
 
+def add_aux_passes(deferred: Any, passes: list[str]) -> list[str]:
+    """Depth / normal as MRQ additional post-process materials on the main pass, 32-bit
+    (depth in cm overflows HALF beyond 655 m). Replaces MRQ's pre-seeded, disabled entries."""
+    if not passes:
+        return []
+    entries = []
+    for name in passes:
+        material = unreal.load_asset(AUX_MATERIALS[name])
+        if material is None:
+            raise RuntimeError(f"material {AUX_MATERIALS[name]} not found (is the "
+                               f"MovieRenderPipeline plugin enabled?); drop {name!r} from "
+                               f"render.passes or install the material")
+        entries.append(unreal.MoviePipelinePostProcessPass(enabled=True, material=material))
+    deferred.set_editor_property("additional_post_process_materials", entries)
+    deferred.set_editor_property("use32_bit_post_process_materials", True)
+    return list(passes)
+
+
 def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
                   quality: str = "default") -> Any:
     """Replace the editor's render queue with one job for this shot; returns the job."""
@@ -107,9 +130,10 @@ def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
         deferred = config.find_setting_by_class(unreal.MoviePipelineDeferredPassBase)
         if deferred is not None:
             config.remove_setting(deferred)
-        config.find_or_add_setting_by_class(unreal.MoviePipelineDeferredPass_PathTracer)
+        main = config.find_or_add_setting_by_class(unreal.MoviePipelineDeferredPass_PathTracer)
     else:
-        config.find_or_add_setting_by_class(unreal.MoviePipelineDeferredPassBase)
+        main = config.find_or_add_setting_by_class(unreal.MoviePipelineDeferredPassBase)
+    add_aux_passes(main, writer.requested_aux(plan))
 
     exr = config.find_or_add_setting_by_class(unreal.MoviePipelineImageSequenceOutput_EXR)
     exr.set_editor_property("compression", compat.exr_compression(s["exr_compression"]))

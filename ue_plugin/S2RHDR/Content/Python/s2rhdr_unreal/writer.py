@@ -19,7 +19,12 @@ from typing import Any
 
 STAGING = ".mrq"  # MRQ's output folder inside the shot folder
 STATUS_FORMAT = "s2rhdr.unreal.status"
-RENDERED_PASSES = ("img",)  # MRQ's beauty; auxiliary passes are not produced by this backend
+RENDERED_PASSES = ("img",)  # what the editor itself finalises (MRQ's beauty)
+AUX_STAGING = ".mrq_aux"  # raw MRQ material passes, converted by the HOST after the editor exits
+# layout pass -> MRQ {render_pass}: the deferred pass identifier "FinalImage" + the material's
+# asset name (MoviePipelineDeferredPasses.cpp, GatherOutputPassesImpl).
+AUX_PASSES = {"depth": "FinalImageMovieRenderQueue_WorldDepth",
+              "normal": "FinalImageMovieRenderQueue_WorldNormal"}
 _FRAME = re.compile(r"^(?:.*?[._])?(-?\d+)\.exr$")
 
 
@@ -56,6 +61,11 @@ def mrq_frames(staging_dir: str | os.PathLike, pass_name: str) -> dict[int, Path
     return out
 
 
+def requested_aux(plan: Any) -> list[str]:
+    """Auxiliary layout passes of the plan this backend renders through MRQ materials."""
+    return [p for p in AUX_PASSES if p in tuple(plan.render.passes)]
+
+
 def as_rendered(plan: Any) -> Any:
     """The plan as this backend rendered it: only the passes it writes, so ``plan.json``
     never promises depth/normal/... files that are not there."""
@@ -79,7 +89,19 @@ def finalize(plan: Any, out_dir: str | os.PathLike, meta: Mapping[str, Any], *,
         shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
         raise RuntimeError(f"MRQ wrote {len(frames)} of {len(wanted)} frames into "
                            f"{staging / pass_name} (missing {shown})")
+    aux: dict[str, dict[int, Path]] = {}
+    for layout_pass in requested_aux(plan):
+        got = mrq_frames(staging, AUX_PASSES[layout_pass])
+        lost = [i for i in wanted if i not in got]
+        if lost:
+            raise RuntimeError(f"MRQ wrote {len(wanted) - len(lost)} of {len(wanted)} "
+                               f"{layout_pass} frames into {staging / AUX_PASSES[layout_pass]}")
+        aux[layout_pass] = got
     written: list[Path] = []
+    for layout_pass, got in aux.items():  # raw: the host converts them (no numpy here)
+        (out / AUX_STAGING / layout_pass).mkdir(parents=True, exist_ok=True)
+        for i in wanted:
+            os.replace(got[i], out / AUX_STAGING / layout_pass / f"{i:04d}.exr")
     (out / "img").mkdir(parents=True, exist_ok=True)
     for i in wanted:
         target = out / "img" / f"{i:04d}.exr"
@@ -92,6 +114,7 @@ def finalize(plan: Any, out_dir: str | os.PathLike, meta: Mapping[str, Any], *,
     record = {"backend": "unreal", "name": plan.name, "seed": plan.seed,
               "spec_hash": plan.spec_hash, "frames": plan.frames,
               "warmup_frames": plan.warmup_frames, "passes": list(RENDERED_PASSES),
+              "aux_raw": sorted(aux),
               "resolution": list(plan.render.resolution), "tool_version": plan.tool_version}
     record.update(dict(meta))
     written.append(atomic_write_json(out / "meta.json", record))
