@@ -158,3 +158,22 @@ def test_split_color_keeps_colour_times_intensity(ue):
     tint, k = split_color((0.8, 1.2, 0.4))
     assert max(tint) == 1.0 and all(math.isclose(a * k, b) for a, b in zip(tint, (0.8, 1.2,
                                                                                 0.4)))
+
+
+def test_depth_and_normal_requested_become_enabled_32bit_mrq_materials(ue, tmp_path):
+    from s2rhdr_unreal import render
+
+    plan = lit_plan()
+    plan = dataclasses.replace(plan, render=dataclasses.replace(
+        plan.render, passes=("img", "depth", "normal", "flow")))
+    shot = build(ue, plan)
+    job = render.configure_job(plan, shot.sequence, shot.level, tmp_path / ".mrq")
+    deferred = job.get_configuration().find_setting_by_class(ue.MoviePipelineDeferredPassBase)
+    entries = deferred.prop("additional_post_process_materials")
+    assert [(e.prop("enabled"), e.prop("material").get_name()) for e in entries] == [
+        (True, "MovieRenderQueue_WorldDepth"), (True, "MovieRenderQueue_WorldNormal")]
+    assert deferred.prop("use32_bit_post_process_materials") is True
+    render.start(lambda ok: None)
+    names = {p.parent.name for p in ue.simulate_render()}
+    assert names == {"FinalImage", "FinalImageMovieRenderQueue_WorldDepth",
+                     "FinalImageMovieRenderQueue_WorldNormal"}  # MRQ's {render_pass} names
