@@ -19,7 +19,7 @@ import base64
 import functools
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -484,6 +484,53 @@ def _frame_record(index: int, path: str, rgb: np.ndarray, norm: str, params: dic
     return rec, q
 
 
+def _read_or_error(path: str) -> np.ndarray | Exception:
+    try:
+        return read_linear_rgb(path)
+    except (ValueError, OSError) as exc:
+        return exc
+
+
+def _prefetched(frames: Sequence[tuple[int, str]], cache: dict[int, np.ndarray]
+                ) -> Iterator[tuple[int, tuple[int, str], np.ndarray | Exception]]:
+    """Yield decoded frames while the next one decodes in a thread.
+
+    Why: OpenEXR releases the GIL while it decompresses, so decoding frame t+1 overlaps the
+    statistics of frame t and a single process costs about max(decode, compute) per frame
+    instead of their sum. At most two frames are in memory. ``S2RHDR_STATS_PREFETCH=0``
+    turns it off (to measure process scaling alone).
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    if os.environ.get("S2RHDR_STATS_PREFETCH", "1") == "0":
+        for pos, frame in enumerate(frames):
+            yield pos, frame, cache.pop(pos) if pos in cache else _read_or_error(frame[1])
+        return
+
+    def load(pos: int) -> Any:
+        if pos in cache:
+            return _Ready(cache.pop(pos))
+        return pool.submit(_read_or_error, frames[pos][1])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats-decode") as pool:
+        nxt = load(0) if frames else None
+        for pos, frame in enumerate(frames):
+            cur = nxt
+            nxt = load(pos + 1) if pos + 1 < len(frames) else None
+            yield pos, frame, cur.result()
+
+
+class _Ready:
+    """A finished 'future' for frames already in memory."""
+
+    def __init__(self, value: np.ndarray):
+        self.value = value
+
+    def result(self) -> np.ndarray:
+        return self.value
+
+
 def compute_chunk(chunk: SeqChunk, norm: str, opts: StatsOptions) -> dict[str, Any]:
     """Metrics of one chunk; unreadable files are reported in ``errors``, never raised."""
     out: dict[str, Any] = {"sequence": chunk.sequence, "frames": [], "errors": [],
@@ -505,11 +552,9 @@ def compute_chunk(chunk: SeqChunk, norm: str, opts: StatsOptions) -> dict[str, A
                                       f"normalisation reference {chunk.frame0}: {msg}"})
             return out
     out["params"] = params
-    for pos, (index, path) in enumerate(chunk.frames):
-        try:
-            rgb = cache.pop(pos) if pos in cache else read_linear_rgb(path)
-        except (ValueError, OSError) as exc:  # ExrError / HdrError are ValueErrors
-            out["errors"].append({"path": path, "message": " ".join(str(exc).split())})
+    for pos, (index, path), rgb in _prefetched(chunk.frames, cache):
+        if isinstance(rgb, Exception):  # ExrError / HdrError are ValueErrors
+            out["errors"].append({"path": path, "message": " ".join(str(rgb).split())})
             continue
         if chunk.thumbnail and pos == 0:
             thumb_src = rgb.copy()
