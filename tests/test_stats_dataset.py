@@ -146,3 +146,13 @@ def test_two_worker_processes_give_identical_results(dataset):
     assert one[0]["histogram"] == two[0]["histogram"]
     res = validate_dataset(dataset, ValidateOptions(), jobs=2, progress=False)
     assert res.passed and [s["name"] for s in res.sequences] == ["seq_0", "seq_1"]
+
+
+def test_decode_prefetch_changes_nothing_but_speed(dataset, monkeypatch):
+    """The prefetch thread must keep frame order, values and per-file error reports."""
+    (dataset / "seq_0/img/0001.exr").write_bytes(b"not an exr")
+    on = S.run_stats([dataset], S.StatsOptions(), progress=False).doc["datasets"][0]
+    monkeypatch.setenv("S2RHDR_STATS_PREFETCH", "0")
+    off = S.run_stats([dataset], S.StatsOptions(), progress=False).doc["datasets"][0]
+    assert on["sequences"] == off["sequences"] and on["errors"] == off["errors"]
+    assert on["num_frames_measured"] == 5 and len(on["errors"]) == 1
