@@ -6,12 +6,11 @@ assembles them and turns user errors into one-line messages with a non-zero exit
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from pipeline import __version__
 from pipeline.errors import S2RError
+from s2rhdr_loader.clirunner import run_click
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -41,24 +40,7 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: no traceback for user errors, exit status 2 (1 for failures)."""
     _register()
-    try:
-        rv = cli.main(args=argv, prog_name="s2rhdr-render", standalone_mode=False)
-    except S2RError as exc:
-        click.echo(f"error: {exc.one_line()}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    if isinstance(rv, int) and rv:  # a command's ctx.exit(N) comes back as a return value
-        sys.exit(rv)
+    run_click(cli, argv, "s2rhdr-render", (S2RError,))
 
 
 if __name__ == "__main__":

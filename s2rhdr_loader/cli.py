@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from s2rhdr_loader import __version__
+from s2rhdr_loader.clirunner import run_click
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -124,22 +125,8 @@ def info_cmd(root: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry: user errors become one line and exit status 2, never a traceback."""
-    try:
-        cli.main(args=argv, prog_name="s2rhdr-loader", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except (ValueError, OSError) as exc:  # LayoutError, ExrError, RGBEError ... are ValueErrors
-        click.echo(f"error: {' '.join(str(exc).split())}", err=True)
-        sys.exit(2)
+    # LayoutError, ExrError, RGBEError ... are ValueErrors
+    run_click(cli, argv, "s2rhdr-loader", (ValueError, OSError))
 
 
 if __name__ == "__main__":

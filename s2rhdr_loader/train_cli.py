@@ -16,7 +16,6 @@ Data: --data KIND:PATH with KIND in s2rhdr | kalantari | sct | challenge123 | sy
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import torch
 
 from s2rhdr_loader import checkpoint as ckpt
 from s2rhdr_loader.adapter import AdapterConfig, adapted_layers, inject, merge, summary_line
+from s2rhdr_loader.clirunner import run_click
 from s2rhdr_loader.layout import atomic_write_json
 from s2rhdr_loader.models import MODELS, TINY
 from s2rhdr_loader.train import (
@@ -333,23 +333,9 @@ def merge_cmd(path: str, out: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry: user errors print one line and exit 2, never a traceback."""
-    try:
-        cli.main(args=argv, prog_name="s2rhdr-train", standalone_mode=False)
-    except (ValueError, OSError, KeyError) as exc:   # TrainError, CheckpointError, LayoutError...
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        click.echo(f"error: {msg}", err=True)
-        sys.exit(2)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted (run the same command again to resume)", err=True)
-        sys.exit(130)
+    # TrainError, CheckpointError, LayoutError ... are ValueErrors
+    run_click(cli, argv, "s2rhdr-train", (ValueError, OSError, KeyError),
+              interrupted="interrupted (run the same command again to resume)")
 
 
 if __name__ == "__main__":

@@ -20,15 +20,6 @@ from s2rhdr_loader.adapter import (
 from s2rhdr_loader.models import TINY, build_model
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread is faster and immune to spin-wait contention on a busy box."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _randomise(model: nn.Module, seed: int = 1) -> None:
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -5,15 +5,6 @@ import torch
 
 from s2rhdr_loader.models import TINY, build_model, count_parameters
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread is faster and immune to spin-wait contention on a busy box."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 DOCUMENTED = {("ahdr", False): 1_219_907, ("ahdr", True): 39_011,
               ("transformer", False): 1_002_783, ("transformer", True): 34_359}
 

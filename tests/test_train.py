@@ -15,15 +15,6 @@ from s2rhdr_loader.synthetic import SyntheticHDRDataset
 from s2rhdr_loader.train import TrainConfig, TrainError, build_from_meta, fit, model_meta
 from s2rhdr_loader.train_cli import main
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread is faster and immune to spin-wait contention on a busy box."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 TINY_DATA = SyntheticHDRDataset(12, 16)
 
 

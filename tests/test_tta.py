@@ -12,15 +12,6 @@ from s2rhdr_loader.synthetic import SyntheticHDRDataset
 from s2rhdr_loader.tta import AUGS, MeanTeacherTTA, TTAConfig, make_augmentation
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread is faster and immune to spin-wait contention on a busy box."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _batch(n=1, patch=16, domain="target"):
     ds = SyntheticHDRDataset(4, patch, domain)
     items = [ds[i] for i in range(n)]

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from s2rhdr_loader.models.common import HEADS, split_inputs
+from s2rhdr_loader.models.common import HEADS, AttentionFusion, split_inputs
 
 
 class _DenseLayer(nn.Module):
@@ -46,7 +46,7 @@ class DRDB(nn.Module):
         return x + self.fuse(self.dense(x))
 
 
-class AHDRNet(nn.Module):
+class AHDRNet(AttentionFusion):
     """Attention-guided fusion of three ``[LDR^2.2/t, LDR]`` frames (short, reference, long).
 
     Parameter counts (tested in tests/test_models.py):
@@ -71,10 +71,6 @@ class AHDRNet(nn.Module):
         self.decode = nn.Conv2d(feat, out_ch, 3, padding=1)
         self.act = nn.LeakyReLU(0.1, inplace=True)
         self.head = HEADS[head]()
-
-    def _attend(self, other: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-        a = self.act(self.att1(torch.cat([other, ref], dim=1)))
-        return other * torch.sigmoid(self.att2(a))
 
     def forward(self, x0: Any, x1: torch.Tensor | None = None,
                 x2: torch.Tensor | None = None) -> torch.Tensor:

@@ -48,3 +48,19 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, 
         return x, h, w
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode), h, w
+
+
+class AttentionFusion(nn.Module):
+    """Shared front of both reference nets: attention maps from (non-reference, reference).
+
+    Subclasses define ``att1``, ``att2`` (convolutions) and ``act``; parameters stay on the
+    subclass so state-dict keys are the plain ``att1.weight`` etc.
+    """
+
+    att1: nn.Conv2d
+    att2: nn.Conv2d
+    act: nn.Module
+
+    def _attend(self, other: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        a = self.act(self.att1(torch.cat([other, ref], dim=1)))
+        return other * torch.sigmoid(self.att2(a))

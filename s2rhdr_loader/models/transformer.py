@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from s2rhdr_loader.models.common import HEADS, pad_to_multiple, split_inputs
+from s2rhdr_loader.models.common import HEADS, AttentionFusion, pad_to_multiple, split_inputs
 
 
 class WindowAttention(nn.Module):
@@ -94,7 +94,7 @@ class ResidualGroup(nn.Module):
         return x + self.conv(h)
 
 
-class HDRTransformer(nn.Module):
+class HDRTransformer(AttentionFusion):
     """Windowed-attention fusion of three ``[LDR^2.2/t, LDR]`` frames.
 
     Parameter counts (tested in tests/test_models.py): ``HDRTransformer()`` (dim 60, depths
@@ -120,10 +120,6 @@ class HDRTransformer(nn.Module):
         self.decode = nn.Conv2d(dim, out_ch, 3, padding=1)
         self.act = nn.LeakyReLU(0.1, inplace=True)
         self.head = HEADS[head]()
-
-    def _attend(self, other: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-        a = self.act(self.att1(torch.cat([other, ref], dim=1)))
-        return other * torch.sigmoid(self.att2(a))
 
     def forward(self, x0: Any, x1: torch.Tensor | None = None,
                 x2: torch.Tensor | None = None) -> torch.Tensor:
