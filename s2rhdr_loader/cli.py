@@ -90,12 +90,12 @@ def preprocess_cmd(src: Path, out: Path, jobs: int, patch_size: int, stride: int
 def split_cmd(root: Path, fractions: tuple[float, float, float], dry_run: bool) -> None:
     """Assign sequences to train/val/test by a hash of their name; write ROOT/splits.json."""
     from s2rhdr_loader.layout import discover
-    from s2rhdr_loader.splits import assign, write_splits
+    from s2rhdr_loader.splits import assign, source_groups, write_splits
 
     names = [s.name for s in discover(root)]
     if not names:
         raise ValueError(f"{root}: no sequences found")
-    groups = assign(names, fractions)
+    groups = assign(names, fractions, source_groups(root))
     for split, members in groups.items():
         click.echo(f"{split}: {len(members)}" + (f"  ({', '.join(members[:8])}"
                                                  f"{' ...' if len(members) > 8 else ''})"

@@ -6,12 +6,18 @@ moves existing ones and no sequence can be in two splits (the release had no hel
 and picked checkpoints on real test sets, defect #4). ``s2rhdr-loader split ROOT`` writes the
 result to ``ROOT/splits.json``; when that file exists it wins over the rule (hand-edited
 splits are respected), and sequences it does not list fall back to the rule.
+
+Patches cut from one scene (``official-preprocess`` output, ``<scene>_<x>_<y>``) overlap, so
+they are split by their source scene, never one by one: the scene comes from
+``.official_preprocess.json`` (written by ``official-preprocess``) or, for folders made by the
+release's own script, from the ``trainlist.txt`` names with the ``_<x>_<y>`` suffix removed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -21,6 +27,8 @@ SPLITS = ("train", "val", "test")
 SPLITS_FILE = "splits.json"
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 FORMAT = "s2rhdr.splits"
+PREPROCESS_STATE = ".official_preprocess.json"  # preprocess.STATE (imported lazily there)
+_PATCH_NAME = re.compile(r"^(.+)_(\d+)_(\d+)$")
 
 
 def _check(fractions: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -42,11 +50,34 @@ def split_of(name: str, fractions: tuple[float, float, float] = DEFAULT_FRACTION
     return "train" if u < train else "val" if u < train + val else "test"
 
 
+def source_groups(root: str | os.PathLike) -> dict[str, str]:
+    """Patch folder name -> source scene for preprocessed patch folders under ``root`` ({} if none).
+
+    Why: the release's 640px patches of one scene overlap by up to 384 px; splitting them one
+    by one would put the same pixels in train and test.
+    """
+    root = Path(root)
+    state = root / PREPROCESS_STATE
+    if state.is_file():
+        data = read_json(state)
+        done = data.get("done", {}) if isinstance(data, Mapping) else {}
+        return {o: scene for scene, outs in done.items() if isinstance(outs, list)
+                for o in outs if o != scene}
+    trainlist = root / "trainlist.txt"
+    if trainlist.is_file():
+        found = (_PATCH_NAME.match(n) for n in trainlist.read_text().split())
+        return {m.group(0): m.group(1) for m in found if m}
+    return {}
+
+
 def assign(names: Iterable[str],
-           fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> dict[str, list[str]]:
+           fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+           groups: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """Rule split of ``names``; a name in ``groups`` takes the split of its group (scene)."""
+    groups = groups or {}
     out: dict[str, list[str]] = {s: [] for s in SPLITS}
     for name in sorted(set(names)):
-        out[split_of(name, fractions)].append(name)
+        out[split_of(groups.get(name, name), fractions)].append(name)
     return out
 
 
@@ -73,14 +104,15 @@ def resolve(root: str | os.PathLike, names: Iterable[str],
             fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> dict[str, list[str]]:
     """Split of the sequences ``names`` found under ``root`` (splits.json first, then the rule)."""
     names = sorted(set(names))
+    groups = source_groups(root)
     path = Path(root) / SPLITS_FILE
     if not path.is_file():
-        return assign(names, fractions)
+        return assign(names, fractions, groups)
     listed = _from_file(path)
     where = {n: s for s, ns in listed.items() for n in ns}
     out: dict[str, list[str]] = {s: [] for s in SPLITS}
     for n in names:
-        out[where.get(n) or split_of(n, fractions)].append(n)
+        out[where.get(n) or split_of(groups.get(n, n), fractions)].append(n)
     return out
 
 
@@ -88,7 +120,7 @@ def write_splits(root: str | os.PathLike, names: Iterable[str],
                  fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> Path:
     """Record the rule's split as ``root/splits.json`` (atomic)."""
     f = _check(fractions)
-    groups = assign(names, f)
+    groups = assign(names, f, source_groups(root))
     record = {"format": FORMAT, "version": 1,
               "rule": "sha256(name)[:16] as u in [0,1): train if u<f_train, "
                       "val if u<f_train+f_val, else test",

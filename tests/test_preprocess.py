@@ -59,3 +59,36 @@ def test_resume_and_error_isolation(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 done, 1 skipped, 0 failed, 24 outputs" in out
     assert (dst / "good_0_0" / "img" / "0000.exr").stat().st_mtime_ns == mtime
+
+
+def test_patches_of_one_scene_share_a_split(tmp_path):
+    # the release's patches of a scene overlap: splitting them one by one leaks test pixels
+    from s2rhdr_loader import S2RHDRDataset
+    from s2rhdr_loader.splits import resolve
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    scenes = [f"scene_{i}_FM" for i in range(8)]
+    write_synthetic_dataset(src, scenes, frames=3, height=24, width=48)
+    official_preprocess(src, dst, patch=16, stride=16, progress=False)
+    fr = (0.4, 0.3, 0.3)
+
+    def scenes_per_split(root):
+        out = {}
+        for split in ("train", "val", "test"):
+            try:
+                ds = S2RHDRDataset(root, split=split, patch_size=16, normalize="none",
+                                   fractions=fr)
+            except ValueError:
+                continue
+            out[split] = {s.name.rsplit("_", 2)[0] for s in ds.sequences}
+        return out
+
+    seen = scenes_per_split(dst)
+    assert len(seen) >= 2 and set().union(*seen.values()) == set(scenes)
+    assert sum(len(v) for v in seen.values()) == len(scenes)  # no scene in two splits
+    # a folder made by the release's own script has only trainlist.txt to go by
+    (dst / ".official_preprocess.json").unlink()
+    assert scenes_per_split(dst) == seen
+    main(["split", str(dst), "--fractions", *map(str, fr)])
+    assert {k: {n.rsplit("_", 2)[0] for n in v} for k, v in resolve(dst, [
+        p.name for p in dst.iterdir() if p.is_dir()]).items() if v} == seen
