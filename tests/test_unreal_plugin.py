@@ -271,9 +271,15 @@ def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
     if not q.get("path_tracer"):
         assert aa.prop("spatial_sample_count") == q["spatial_samples"]
     assert aa.prop("temporal_sample_count") == q["temporal_samples"]
-    assert aa.prop("engine_warm_up_count") == q["warmup_frames"]
-    assert aa.prop("render_warm_up_count") == plan.warmup_frames
+    # MRQ ignores engine_warm_up_count when it warms up on the camera cut (MoviePipeline.cpp:
+    # NumWarmupFrames = bUseCameraCutForWarmUp ? <cut extension> : EngineWarmUpCount), so the
+    # quality's warm-up count must reach MRQ as rendered-and-discarded warm-up frames.
     assert aa.prop("use_camera_cut_for_warm_up") is (plan.warmup_frames > 0)
+    if plan.warmup_frames > 0:
+        assert aa.prop("engine_warm_up_count") == -cut.range[0] == plan.warmup_frames
+        assert aa.prop("render_warm_up_count") == q["warmup_frames"]
+    else:
+        assert aa.prop("engine_warm_up_count") == q["warmup_frames"]
     assert aa.prop("override_anti_aliasing") is True
     cvars = fake.cvars_of(cfg.find_setting_by_class(fake.MoviePipelineConsoleVariableSetting))
     assert cvars["r.MotionBlurQuality"] == 0.0
@@ -414,7 +420,14 @@ def test_preview_quality_and_path_tracer_settings(ue):
 
     plan = hand_plan()
     s = render.mrq_settings(plan, "preview")
-    assert (s["spatial_samples"], s["temporal_samples"], s["engine_warm_up_count"]) == (1, 1, 8)
+    assert (s["spatial_samples"], s["temporal_samples"]) == (1, 1)
+    # preview caps the quality's 16 warm-up frames at 8 (rendered warm-up: the plan's 2 frames
+    # of camera-cut warm-up are MRQ's engine warm-up)
+    assert (s["engine_warm_up_count"], s["render_warm_up_count"]) == (2, 8)
+    still = replace(plan, warmup_frames=0, timeline=plan.timeline[2:])
+    s = render.mrq_settings(still, "preview")
+    assert (s["engine_warm_up_count"], s["render_warm_up_count"]) == (8, 0)
+    assert s["use_camera_cut_for_warm_up"] is False
     pt = replace(plan, render=replace(plan.render, quality={"unreal": {
         "path_tracer": True, "spatial_samples": 64, "temporal_samples": 1}}))
     s = render.mrq_settings(pt, "final")

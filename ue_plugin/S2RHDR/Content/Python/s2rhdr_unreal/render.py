@@ -56,15 +56,23 @@ def mrq_settings(plan: Any, quality: str = "default") -> dict[str, Any]:
     cvars = dict(BASE_CVARS)
     cvars.update({str(k): float(v) for k, v in dict(q.get("cvars") or {}).items()})
     width, height = plan.render.resolution
+    # With use_camera_cut_for_warm_up MRQ takes its engine warm-up from the camera cut's
+    # extension before frame 0 (the plan's warm-up frames) and IGNORES engine_warm_up_count
+    # (MoviePipeline.cpp: NumWarmupFrames = bUseCameraCutForWarmUp ? <cut> : EngineWarmUpCount).
+    # The quality's count then becomes render warm-up frames (rendered and discarded: Lumen /
+    # TSR history), so it is not silently lost; the numbers set are the numbers MRQ uses.
+    cut_warmup = int(plan.warmup_frames)
+    engine_count, render_count = ((cut_warmup, engine_warmup) if cut_warmup > 0
+                                  else (engine_warmup, 0))
     return {
         "renderer": renderer,
         "spatial_samples": spatial,
         "temporal_samples": temporal,
         # MRQ accumulates its own jittered samples; engine AA would blur across frames.
         "anti_aliasing": "AAM_NONE" if spatial * temporal > 1 else "AAM_TSR",
-        "engine_warm_up_count": engine_warmup,
-        "render_warm_up_count": int(plan.warmup_frames),
-        "use_camera_cut_for_warm_up": int(plan.warmup_frames) > 0,
+        "engine_warm_up_count": engine_count,
+        "render_warm_up_count": render_count,
+        "use_camera_cut_for_warm_up": cut_warmup > 0,
         "resolution": (int(width), int(height)),
         "frame_range": (0, int(plan.frames)),
         "exr_compression": str(plan.render.exr_compression).upper(),
