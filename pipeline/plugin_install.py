@@ -163,6 +163,9 @@ def read_uproject(project: Path) -> dict[str, Any]:
                        hint="open the project once in Unreal to repair it") from None
     if not isinstance(data, dict):
         raise S2RError(f"{project}: top level is not a JSON object")
+    if not isinstance(data.get("Plugins", []), list):  # checked before anything is copied
+        raise S2RError(f"{project}: the Plugins field is not a list",
+                       hint='make it a list of {"Name": ..., "Enabled": ...} entries')
     return data
 
 

@@ -107,6 +107,12 @@ def test_bad_project_files_are_one_line_errors(tmp_path):
     with pytest.raises(S2RError, match=r"Bad.uproject: not valid JSON"):
         pi.install(bad)
     assert not (tmp_path / "Plugins").exists()
+    # a Plugins field that cannot be enabled is refused BEFORE anything is copied
+    odd = tmp_path / "Odd.uproject"
+    odd.write_text('{"FileVersion": 3, "Plugins": {"S2RHDR": true}}')
+    with pytest.raises(S2RError, match=r"Odd.uproject: .*Plugins.* not a list"):
+        pi.install(odd)
+    assert not (tmp_path / "Plugins").exists()
 
 
 def test_cli_install_plugin(uproject, tmp_path, capsys):
