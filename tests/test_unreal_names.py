@@ -366,3 +366,33 @@ def test_fake_module_invents_no_api(table):
                         and attr not in allowed and attr not in {"static_class", "get_name"}:
                     problems.append(f"fake {name}.{attr}")
     assert not problems, ", ".join(sorted(set(problems)))
+
+
+def test_fake_module_invents_no_editor_properties(table):
+    """Every editor property the fake accepts exists on that class in 5.6 (stub docstrings,
+    inherited ones included) or in the MRQ allow-list, so a misspelt or invented property
+    cannot be stored silently by the fake while the editor would raise."""
+    sys.path.insert(0, str(ROOT))
+    from tests.fake_unreal import make_module
+
+    fake = make_module("5.6")
+    problems = []
+    for name in dir(fake):
+        obj = getattr(fake, name)
+        if not isinstance(obj, type) or name.startswith("_"):
+            continue
+        klasses = [k for k in obj.__mro__ if k.__module__ == "tests.fake_unreal"]
+        allowed: set[str] = set()
+        known = False
+        for k in klasses:  # an MRQ subclass inherits its parents' documented properties
+            if k.__name__ in MRQ_ALLOW:
+                allowed |= MRQ_ALLOW[k.__name__]
+                known = True
+            elif k.__name__ in table["classes"]:
+                allowed |= stub_oracle.all_props(table, k.__name__)
+                known = True
+        if not known:
+            continue
+        props = set().union(*(set(vars(k).get("_PROPS", {})) for k in klasses))
+        problems += [f"fake {name}.{p}" for p in sorted(props - allowed)]
+    assert not problems, ", ".join(problems)

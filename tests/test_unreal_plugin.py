@@ -373,7 +373,7 @@ def test_version_branches(ue, tmp_path):
         "params").prop("play_rate")
     if version == "5.6":
         assert type(rate).__name__ == "MovieSceneTimeWarpVariant"
-        assert rate.prop("fixed_play_rate") == 1.0
+        assert rate.to_fixed_play_rate() == 1.0
     else:
         assert rate == 1.0
     cvar_calls = [c for c in ue.calls if c[1] == "add_or_update_console_variable"]

@@ -184,9 +184,12 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
         def tuple(self) -> tuple:
             return tuple(self.prop(k) for k in self._FIELDS)
 
-    def vec(name: str, fields: tuple[str, ...], default: Any = 0.0) -> type:
-        klass = type(name, (_Vec,), {"_FIELDS": fields, "_PROPS": dict.fromkeys(fields,
-                                                                                 default)})
+    def vec(name: str, fields: tuple[str, ...], default: Any = 0.0, *,
+            ctor_only: bool = False, **members: Any) -> type:
+        """A struct; ``ctor_only``: the fields are constructor arguments only, NOT editor
+        properties (SoftObjectPath, MovieSceneTimeWarpVariant have none in 5.6)."""
+        props = {} if ctor_only else dict.fromkeys(fields, default)
+        klass = type(name, (_Vec,), {"_FIELDS": fields, "_PROPS": props, **members})
         setattr(m, name, klass)
         return klass
 
@@ -197,7 +200,7 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
     vec("IntPoint", ("x", "y"), 0)
     vec("FrameNumber", ("value",), 0)
     vec("FrameRate", ("numerator", "denominator"), 1)
-    vec("SoftObjectPath", ("path_string",), "")
+    vec("SoftObjectPath", ("path_string",), "", ctor_only=True)
     vec("DirectoryPath", ("path",), "")
     vec("MovieSceneObjectBindingID", ("guid",), 0)
     vec("CameraFilmbackSettings", ("sensor_width", "sensor_height", "sensor_horizontal_offset",
@@ -209,7 +212,12 @@ def make_module(version: str = "5.6") -> types.ModuleType:  # noqa: C901 - one f
                                "diaphragm_blade_count"))
     vec("OpenColorIODisplayConfiguration", ("is_enabled", "color_configuration"), False)
     if ver >= (5, 6):
-        vec("MovieSceneTimeWarpVariant", ("fixed_play_rate",), 0.0)
+        def _set_rate(self: Any, fixed_play_rate: float) -> None:
+            self._values["fixed_play_rate"] = float(fixed_play_rate)
+
+        vec("MovieSceneTimeWarpVariant", ("fixed_play_rate",), 0.0, ctor_only=True,
+            to_fixed_play_rate=lambda self: float(self._values.get("fixed_play_rate", 0.0)),
+            set_fixed_play_rate=_set_rate)
 
     pp_names = {
         "auto_exposure_method", "auto_exposure_apply_physical_camera_exposure",
