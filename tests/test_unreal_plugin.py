@@ -543,3 +543,22 @@ def test_headless_reads_the_job_file_when_paths_have_spaces(ue, tmp_path, monkey
     aa = cfg.find_setting_by_class(ue.MoviePipelineAntiAliasingSetting)
     assert aa.prop("spatial_sample_count") == 1  # the job file's quality=preview was used
     assert (base / "shot" / "img" / "0002.exr").is_file()
+
+
+def test_menu_render_reports_job_errors_in_a_dialog(ue, tmp_path, monkeypatch):
+    """A failure while configuring MRQ (here: a pass material missing) is a dialog naming
+    the problem; the menu never raises into the editor and starts no render."""
+    from s2rhdr_unreal import menu, render
+
+    plan = hand_plan()
+    register_assets(ue, plan)
+    monkeypatch.setattr("pipeline.plan.make_plan", lambda spec: plan)
+    monkeypatch.setattr("pipeline.spec.load_spec", lambda path: None)
+    del ue.assets["/MovieRenderPipeline/Materials/MovieRenderQueue_WorldDepth"]
+    from dataclasses import replace
+
+    plan = replace(plan, render=replace(plan.render, passes=("img", "depth")))
+    monkeypatch.setenv("S2RHDR_OUT", str(tmp_path / "out"))
+    assert menu.run(str(tmp_path / "a.yaml"), render=True) is None
+    assert ue.dialogs and "MovieRenderQueue_WorldDepth" in ue.dialogs[-1][1]
+    assert render._ACTIVE.get("executor") is None

@@ -136,7 +136,11 @@ def run(spec_path: str, render: bool = True) -> Any:
 
     out = output_root() / plan.name
     staging = out / writer.STAGING
-    mrq.configure_job(plan, shot.sequence, shot.level, staging, "default")
+    try:  # a lossy compression, a missing pass material: a dialog, not a traceback
+        mrq.configure_job(plan, shot.sequence, shot.level, staging, "default")
+    except Exception as exc:
+        _message("S2R-HDR: could not configure the render", f"{type(exc).__name__}: {exc}")
+        return None
     _STATE.update(plan=plan, out=out)
 
     def _done(success: bool) -> None:
