@@ -26,7 +26,7 @@ import numpy as np
 from pipeline import __version__
 from pipeline.backends import QUALITIES, get_backend, resource_request
 from pipeline.errors import RenderError, S2RError
-from pipeline.executors import run_tasks
+from pipeline.executors import exit_with_parent, run_tasks
 from pipeline.plan_model import ShotPlan, load_plan
 from s2rhdr_loader import exr, layout
 from s2rhdr_loader.progress import Progress
@@ -302,8 +302,10 @@ def run_batch(plans: Sequence[ShotPlan], out: str | os.PathLike, *, backend: str
     manager = drain = None
     if executor == "local" and not in_process and show_progress:
         import multiprocessing as mp
+        from multiprocessing.managers import SyncManager
 
-        manager = mp.get_context("spawn").Manager()
+        manager = SyncManager(ctx=mp.get_context("spawn"))
+        manager.start(exit_with_parent)  # no lingering queue server after kill -9
         ticks = manager.Queue()
         todo = [replace(t, ticks=ticks) for t in todo]
     with Progress(total, f"render[{backend}/{quality}]", enabled=show_progress) as bar:

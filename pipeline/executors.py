@@ -44,6 +44,29 @@ def _call(fn: Callable[[Any], Any], item: Any) -> tuple[Any, TaskError | None]:
         return None, _describe(exc)
 
 
+def exit_with_parent() -> None:
+    """Pool-worker initializer: exit as soon as the parent process is gone.
+
+    Why: after ``kill -9`` of the batch, ``ProcessPoolExecutor`` workers keep running the
+    tasks already queued to them and then block forever; their live PIDs also keep the next
+    run from removing their ``.tmp-*`` folders. The parent's sentinel becomes ready when it
+    dies, which ends the worker whatever it is doing.
+    """
+    import os
+    import threading
+    from multiprocessing.connection import wait as wait_for
+
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait_for([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def run_tasks(fn: Callable[[T], Any], items: Iterable[T], *, jobs: int = 1,
               executor: str = "local", address: str | None = None,
               resources: Mapping[str, float] | None = None,
@@ -62,7 +85,8 @@ def run_tasks(fn: Callable[[T], Any], items: Iterable[T], *, jobs: int = 1,
         return
     # spawn: renderers (Mitsuba/LLVM, torch) are not fork-safe once initialised
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                             initializer=exit_with_parent) as pool:
         pending = {pool.submit(_call, fn, item): item for item in items}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

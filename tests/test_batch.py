@@ -144,6 +144,48 @@ def test_kill_9_mid_shot_then_rerun_completes_without_rerendering(tmp_path):
     assert _leftovers(out) == []
 
 
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie counts: it no longer runs)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def test_kill_9_of_a_parallel_batch_ends_its_workers_and_rerun_cleans_up(tmp_path):
+    plans = [make_plan(f"p-{i}", frames=12, size=(96, 64), spp=32, passes=("img",))
+             for i in range(3)]
+    paths = _write_plans(tmp_path / "plans", plans)
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "pipeline.cli", "batch", *map(str, paths), "--out", str(out),
+           "--quality", "final", "--jobs", "2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    while time.monotonic() < deadline and proc.poll() is None:
+        tmp = [p for p in out.glob(".tmp-p-*") if list(p.glob("img/*.exr"))]
+        if tmp:
+            workers = {int(p.name.rsplit("-", 1)[1]) for p in out.glob(".tmp-p-*")}
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert workers, "the batch finished before it could be killed mid-shot"
+    # orphaned workers must not keep rendering queued shots (or hang) once the parent is gone
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(_gone(pid) for pid in workers):
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in workers), f"workers {sorted(workers)} outlived the batch"
+    outcomes = run_batch(load_plans(paths), out, quality="final", show_progress=False)
+    assert set(_status(outcomes).values()) <= {"rendered", "skipped"}
+    assert _leftovers(out) == []
+
+
 def test_parallel_jobs_render_in_worker_processes(tmp_path):
     plans = [make_plan(f"j-{i}", frames=1, passes=("img",)) for i in range(2)]
     outcomes = run_batch(plans, tmp_path, quality="preview", jobs=2, show_progress=False)
