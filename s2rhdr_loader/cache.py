@@ -109,7 +109,7 @@ def build_cache(root: str | os.PathLike, cache_dir: str | os.PathLike, *,
             try:
                 src = source_hash(seq)
                 rec = index["sequences"].get(seq.name)
-                if rec and rec.get("source_hash") == src and (cache_dir / rec["file"]).is_file():
+                if rec and rec.get("source_hash") == src and _array_ok(cache_dir, rec):
                     report.skipped.append(seq.name)
                 else:
                     index["sequences"][seq.name] = _build_one(seq, cache_dir, src)
@@ -121,6 +121,19 @@ def build_cache(root: str | os.PathLike, cache_dir: str | os.PathLike, *,
     return report
 
 
+def _array_ok(cache_dir: Path, rec: dict[str, Any]) -> bool:
+    """Cheap resume check: the array exists and its header maps the recorded shape in full.
+
+    Why: a truncated or overwritten array must be rebuilt by a re-run, not skipped (full
+    content hashes are what ``--verify`` is for).
+    """
+    try:
+        arr = np.load(safe_child(cache_dir, rec["file"]), mmap_mode="r")
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return list(arr.shape) == list(rec.get("shape", [])) and arr.dtype == np.float16
+
+
 def verify_cache(cache_dir: str | os.PathLike) -> list[str]:
     """Problems found by re-hashing every cached array; [] when intact."""
     cache_dir = Path(cache_dir)
@@ -130,8 +143,8 @@ def verify_cache(cache_dir: str | os.PathLike) -> list[str]:
         if not p.is_file():
             problems.append(f"{p}: missing (sequence {name})")
         elif file_sha256(p) != rec["npy_sha256"]:
-            problems.append(f"{p}: content changed (sha256 mismatch); rebuild with "
-                            "`s2rhdr-loader cache`")
+            problems.append(f"{p}: content changed (sha256 mismatch); delete it and rerun "
+                            "`s2rhdr-loader cache` to rebuild it")
     return problems
 
 

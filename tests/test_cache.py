@@ -88,3 +88,23 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert ex.value.code == 2 and err.startswith("error: ") and "\n" not in err
     assert "missing" in err
+
+
+def test_rerun_rebuilds_a_truncated_array_and_verify_says_how_to_fix(data, capsys):
+    root, cache = data
+    build_cache(root, cache, progress=False)
+    good = (cache / "a.npy").read_bytes()
+    (cache / "a.npy").write_bytes(good[:2000])  # e.g. disk full, or copied half-way
+    with pytest.raises(LayoutError, match="unreadable cache array"):
+        S2RHDRDataset(root, split="all", patch_size=16, cache=cache)[0]
+    rep = build_cache(root, cache, progress=False)  # what the error message tells users to do
+    assert rep.built == ["a"] and rep.skipped == ["b"]
+    assert (cache / "a.npy").read_bytes() == good and verify_cache(cache) == []
+    raw = bytearray(good)
+    raw[-10] ^= 0xFF
+    (cache / "a.npy").write_bytes(bytes(raw))
+    (problem,) = verify_cache(cache)
+    assert "delete it and rerun" in problem
+    (cache / "a.npy").unlink()
+    assert build_cache(root, cache, progress=False).built == ["a"]
+    assert verify_cache(cache) == []
