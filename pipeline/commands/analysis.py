@@ -99,7 +99,8 @@ def _print_table(doc: dict) -> None:
 @click.command("validate")
 @click.argument("root", type=click.Path(file_okay=False))
 @click.option("--min-dr-stops", type=float, default=4.0, show_default=True,
-              help="fail frames whose luminance p0.1..p99.9 spans fewer stops")
+              help="warn (fail with --strict) about frames whose luminance p0.1..p99.9 "
+                   "spans fewer stops")
 @click.option("--drift-stops", type=float, default=1.0, show_default=True,
               help="warn when the median luminance of consecutive frames jumps more")
 @click.option("--decode-passes", is_flag=True, help="also decode depth/normal/... pixels")
