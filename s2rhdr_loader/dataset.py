@@ -141,6 +141,12 @@ class S2RHDRDataset(Dataset):
     ``"none"`` (data already preprocessed). ``cache`` is a folder written by
     ``s2rhdr-loader cache``. ``frames=1`` takes all three exposures from one frame (no motion).
     ``repeat`` defaults to the release's epoch length (x46 at patch 128, x23 at 512; x1 eval).
+    ``frame_scale="max"`` divides every frame by its own whole-frame maximum (after
+    normalisation), as all of the release's training scripts do (``scale="max"``); it breaks
+    the radiometric consistency between frames (s2rhdr-format.md section 9, defect 3), so
+    ``"none"`` is the default. Use it with ``normalize="none"`` on ``official-preprocess``
+    output to reproduce the release exactly. ``patch_size=(h, w)``: height first (the
+    release's ``center_crop`` tuples are width first).
     """
 
     def __init__(self, root: str | os.PathLike, split: str = "train",
@@ -150,7 +156,7 @@ class S2RHDRDataset(Dataset):
                  cache: str | os.PathLike | None = None, normalize: str = "preserve",
                  fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
                  repeat: int | None = None, augment: bool | None = None,
-                 sensor: recipes.SensorModel | None = None):
+                 sensor: recipes.SensorModel | None = None, frame_scale: str = "none"):
         if recipe not in recipes.RECIPES:
             raise ValueError(f"recipe must be one of {recipes.RECIPES}, got {recipe!r}")
         if normalize not in NORMALIZE:
@@ -161,6 +167,10 @@ class S2RHDRDataset(Dataset):
             raise ValueError(f"frames={frames}: use 3 (one frame per exposure) or 1 (static)")
         if split not in (*SPLITS, "all"):
             raise ValueError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
+        if frame_scale not in ("none", "max"):
+            raise ValueError(f"frame_scale must be 'none' or 'max', got {frame_scale!r}")
+        self.frame_scale = frame_scale
+        self._maxima: dict[tuple[int, int], float] = {}
         self.root = Path(root)
         self.split, self.recipe, self.normalize = split, recipe, normalize
         self.patch = _pair(patch_size)
@@ -240,6 +250,11 @@ class S2RHDRDataset(Dataset):
             hdr[~np.isfinite(hdr)] = 0.0
         np.maximum(hdr, 0.0, out=hdr)
         hdr = normalize(hdr, src.stats(), self.normalize)
+        if self.frame_scale == "max":
+            for j, i in enumerate(ids):
+                peak = self._frame_max(index % len(self.sequences), i)
+                if peak > 0:  # an all-black frame stays black (the release divides by 0)
+                    hdr[j] /= np.float32(peak)
         if self.augment:
             if rng.random() < 0.5:
                 hdr = hdr[:, :, ::-1]
@@ -247,6 +262,17 @@ class S2RHDRDataset(Dataset):
                 hdr = hdr[:, ::-1]
             hdr = hdr[..., rng.permutation(3)]
         return np.ascontiguousarray(hdr), ids, rng
+
+    def _frame_max(self, seq: int, i: int) -> float:
+        """Whole-frame maximum after normalisation (read once per frame and worker)."""
+        key = (seq, i)
+        if key not in self._maxima:
+            src = self._sources[seq]
+            full = src.crop(i, 0, src.height, 0, src.width)
+            peak = np.float32(np.nan_to_num(full, nan=0.0, posinf=0.0).max(initial=0.0))
+            peak_arr = np.full((1, 1, 3), max(peak, np.float32(0.0)), np.float32)
+            self._maxima[key] = float(normalize(peak_arr, src.stats(), self.normalize).max())
+        return self._maxima[key]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         hdr, ids, rng = self.load(index)

@@ -216,3 +216,28 @@ def test_static_mode_uses_one_frame(root):
     for i in range(0, len(ds), 3):
         ids = ds[i]["frames"].tolist()
         assert ids[0] == ids[1] == ids[2]
+
+
+def test_frame_scale_max_divides_each_frame_by_its_whole_frame_peak(tmp_path):
+    """The release's scale="max": every frame / its own maximum, measured on the whole frame."""
+    from s2rhdr_loader import exr
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.01, 1.0, size=(40, 48, 3)).astype(np.float32)
+    base[3, 5] = 4.0  # the peak sits outside the centre crop
+    for k in range(6):
+        exr.write_exr(tmp_path / "seq" / "img" / f"{k:04d}.exr", base * (k + 1) / 6,
+                      pixel_type="float")
+    full = S2RHDRDataset(tmp_path, split="all", patch_size=None, normalize="none",
+                         frame_scale="max")
+    hdr, ids, _ = full.load(0)
+    assert [float(f.max()) for f in hdr] == pytest.approx([1.0, 1.0, 1.0])
+    crop = S2RHDRDataset(tmp_path, split="all", patch_size=16, normalize="none",
+                         frame_scale="max")
+    hdr_c, ids_c, _ = crop.load(0)
+    np.testing.assert_allclose(hdr_c[0], (base / 4.0)[12:28, 16:32], rtol=1e-6)
+    plain, _, _ = S2RHDRDataset(tmp_path, split="all", patch_size=None,
+                                normalize="none").load(0)
+    assert plain[0].max() == pytest.approx(4.0 * (ids[0] + 1) / 6)
+    with pytest.raises(ValueError, match="frame_scale"):
+        S2RHDRDataset(tmp_path, split="all", frame_scale="p99")
