@@ -182,6 +182,10 @@ def resolve(path: str | os.PathLike) -> Path:
         target = path / str(name)
         if (target / WEIGHTS).exists():
             return target
+        # killed between the two renames of save_checkpoint: the previous one is intact
+        old = target.with_name(f".{target.name}.old")
+        if (old / WEIGHTS).exists():
+            return old
         raise CheckpointError(f"{path / LATEST}: names {target}, which has no {WEIGHTS}")
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint not found")

@@ -77,3 +77,14 @@ def test_checkpoint_folder_replaces_atomically_and_resolves_latest(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["last", "latest.json"]   # no temp left
     with pytest.raises(ckpt.CheckpointError, match="not a checkpoint"):
         ckpt.resolve(tmp_path)
+
+
+def test_a_kill_between_the_two_renames_resumes_from_the_previous_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    ckpt.save_checkpoint(run / "last", {"w": torch.ones(2)}, {"step": 1})
+    ckpt.mark_latest(run, "last", 1)
+    (run / "last").rename(run / ".last.old")  # state right after save's first os.replace
+    got, config, _ = ckpt.load_checkpoint(run)
+    assert config["step"] == 1 and torch.equal(got["w"], torch.ones(2))
+    ckpt.save_checkpoint(run / "last", {"w": torch.zeros(2)}, {"step": 2})
+    assert ckpt.load_checkpoint(run)[1]["step"] == 2
