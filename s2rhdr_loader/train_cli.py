@@ -138,12 +138,18 @@ def _cfg(kw: dict[str, Any], **extra: Any) -> TrainConfig:
 
 def _run(model: torch.nn.Module, meta: dict[str, Any], kw: dict[str, Any],
          cfg: TrainConfig, label: str) -> None:
-    init_distributed()
-    data = open_data(kw["data"], train=True, patch=kw["patch"], seed=kw["seed"],
-                     recipe=kw["recipe"])
-    rows = fit(model, data, cfg, kw["out"], meta, resume=kw["resume"],
-               progress=not kw["quiet"], label=label)
-    if rows and dist_info()[0] == 0:
+    joined_before = torch.distributed.is_available() and torch.distributed.is_initialized()
+    started = init_distributed() and not joined_before
+    try:
+        data = open_data(kw["data"], train=True, patch=kw["patch"], seed=kw["seed"],
+                         recipe=kw["recipe"])
+        rows = fit(model, data, cfg, kw["out"], meta, resume=kw["resume"],
+                   progress=not kw["quiet"], label=label)
+        rank = dist_info()[0]
+    finally:
+        if started:  # a clean gloo/nccl shutdown; exiting with it open can abort the process
+            torch.distributed.destroy_process_group()
+    if rows and rank == 0:
         click.echo(f"{label}: step {rows[-1]['step']}/{cfg.steps} loss {rows[-1]['loss']:.5f} "
                    f"-> {kw['out']}")
 

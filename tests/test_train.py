@@ -100,6 +100,7 @@ def _ddp_worker(rank, world, tmp):
                       "losses": [r["loss"] for r in rows]}
             with open(f"{tmp}/result.json", "w") as fh:
                 json.dump(result, fh)
+        torch.distributed.barrier()  # nobody tears gloo down while a peer still talks
     finally:
         torch.distributed.destroy_process_group()
 
