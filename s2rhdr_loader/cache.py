@@ -98,10 +98,10 @@ def build_cache(root: str | os.PathLike, cache_dir: str | os.PathLike, *,
                 progress: bool = True) -> CacheReport:
     """Cache every sequence under ``root``; resumable, one failed sequence does not stop others."""
     cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    seqs = discover(root)
+    seqs = discover(root)  # bad input fails before anything is created
     if not seqs:
         raise LayoutError(f"{root}: no sequences found")
+    cache_dir.mkdir(parents=True, exist_ok=True)
     index = read_index(cache_dir)
     report = CacheReport([], [], {})
     with Progress(len(seqs), "cache", enabled=progress) as bar:

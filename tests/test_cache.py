@@ -88,6 +88,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert ex.value.code == 2 and err.startswith("error: ") and "\n" not in err
     assert "missing" in err
+    assert not (tmp_path / "c").exists()  # nothing created for bad input
 
 
 def test_rerun_rebuilds_a_truncated_array_and_verify_says_how_to_fix(data, capsys):
