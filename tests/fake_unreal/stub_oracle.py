@@ -85,8 +85,8 @@ def load_table() -> dict[str, Any] | None:
     return table
 
 
-def all_members(table: dict[str, Any], cls: str) -> set[str]:
-    """Members of ``cls`` including inherited ones."""
+def _inherited(table: dict[str, Any], cls: str, field: str) -> set[str]:
+    """``table["classes"][c][field]`` over ``cls`` and all its bases."""
     out: set[str] = set()
     seen: set[str] = set()
     stack = [cls]
@@ -96,21 +96,16 @@ def all_members(table: dict[str, Any], cls: str) -> set[str]:
             continue
         seen.add(name)
         info = table["classes"][name]
-        out.update(info["members"])
+        out.update(info[field])
         stack.extend(info["bases"])
     return out
 
 
+def all_members(table: dict[str, Any], cls: str) -> set[str]:
+    """Members of ``cls`` including inherited ones."""
+    return _inherited(table, cls, "members")
+
+
 def all_props(table: dict[str, Any], cls: str) -> set[str]:
     """Editor properties of ``cls`` including inherited ones."""
-    out: set[str] = set()
-    seen: set[str] = set()
-    stack = [cls]
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in table["classes"]:
-            continue
-        seen.add(name)
-        out.update(table["classes"][name]["props"])
-        stack.extend(table["classes"][name]["bases"])
-    return out
+    return _inherited(table, cls, "props")
