@@ -141,16 +141,21 @@ def _psnr_t(p: Any, g: Any) -> Any:
     return torch.where(mse > 0, -10.0 * torch.log10(safe), torch.full_like(mse, math.inf))
 
 
-def psnr_l_torch(pred: Any, label: Any) -> Any:
+def _torch_metric(fn: Any, pred: Any, label: Any, mu: bool) -> Any:
+    """Protocol shared by the torch metrics: clip the prediction (not the label), optional
+    mu-law on both, per image for batches and a scalar for a single image."""
     p, g, single = _t4(pred, label)
-    out = _psnr_t(p.clamp(0, 1), g)
+    p = p.clamp(0, 1)
+    out = fn(mu_tonemap(p), mu_tonemap(g)) if mu else fn(p, g)
     return out[0] if single else out
+
+
+def psnr_l_torch(pred: Any, label: Any) -> Any:
+    return _torch_metric(_psnr_t, pred, label, mu=False)
 
 
 def psnr_mu_torch(pred: Any, label: Any) -> Any:
-    p, g, single = _t4(pred, label)
-    out = _psnr_t(mu_tonemap(p.clamp(0, 1)), mu_tonemap(g))
-    return out[0] if single else out
+    return _torch_metric(_psnr_t, pred, label, mu=True)
 
 
 def _ssim_t(p: Any, g: Any) -> Any:
@@ -176,15 +181,11 @@ def _ssim_t(p: Any, g: Any) -> Any:
 
 
 def ssim_l_torch(pred: Any, label: Any) -> Any:
-    p, g, single = _t4(pred, label)
-    out = _ssim_t(p.clamp(0, 1), g)
-    return out[0] if single else out
+    return _torch_metric(_ssim_t, pred, label, mu=False)
 
 
 def ssim_mu_torch(pred: Any, label: Any) -> Any:
-    p, g, single = _t4(pred, label)
-    out = _ssim_t(mu_tonemap(p.clamp(0, 1)), mu_tonemap(g))
-    return out[0] if single else out
+    return _torch_metric(_ssim_t, pred, label, mu=True)
 
 
 def evaluate_torch(pred: Any, label: Any) -> dict[str, Any]:
