@@ -562,3 +562,22 @@ def test_menu_render_reports_job_errors_in_a_dialog(ue, tmp_path, monkeypatch):
     assert menu.run(str(tmp_path / "a.yaml"), render=True) is None
     assert ue.dialogs and "MovieRenderQueue_WorldDepth" in ue.dialogs[-1][1]
     assert render._ACTIVE.get("executor") is None
+
+
+def test_editor_writer_publishes_files_with_the_umask_mode(tmp_path):
+    """Like s2rhdr_loader.layout, the editor-side writer must not leave mkstemp's 0600."""
+    import os
+
+    sys.path.insert(0, str(PLUGIN_PY))
+    try:
+        from s2rhdr_unreal import writer
+    finally:
+        sys.path.remove(str(PLUGIN_PY))
+    old = os.umask(0o022)
+    try:
+        path = writer.atomic_write_json(tmp_path / "meta.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert json.loads(path.read_text()) == {"a": 1}
+    _purge()

@@ -29,6 +29,7 @@ _FRAME = re.compile(r"^(?:.*?[._])?(-?\d+)\.exr$")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """The editor-side twin of ``s2rhdr_loader.layout.atomic_write_text`` (same file mode)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -37,6 +38,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; dataset files must be readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
