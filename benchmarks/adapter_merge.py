@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from s2rhdr_loader.adapter import AdapterConfig, adapter_parameters, inject, merge
-from s2rhdr_loader.models import TINY, build_model, count_parameters
+from s2rhdr_loader.learn.adapter import AdapterConfig, adapter_parameters, inject, merge
+from s2rhdr_loader.learn.models import TINY, build_model, count_parameters
 
 
 def _time(model: torch.nn.Module, x: torch.Tensor) -> float:

@@ -29,11 +29,11 @@ from pathlib import Path
 
 import torch
 
-from s2rhdr_loader.adapter import AdapterConfig, inject
-from s2rhdr_loader.models import TINY
+from s2rhdr_loader.learn.adapter import AdapterConfig, inject
+from s2rhdr_loader.learn.models import TINY
+from s2rhdr_loader.learn.train import TrainConfig, build_from_meta, evaluate, fit, model_meta
+from s2rhdr_loader.learn.tta import MeanTeacherTTA, TTAConfig
 from s2rhdr_loader.synthetic import SyntheticHDRDataset
-from s2rhdr_loader.train import TrainConfig, build_from_meta, evaluate, fit, model_meta
-from s2rhdr_loader.tta import MeanTeacherTTA, TTAConfig
 
 METHODS = ("source only", "direct fine-tuning", "share only", "transfer only",
            "share + transfer", "TTA (official U)", "TTA (normalized U)")

@@ -48,8 +48,8 @@ def _vm_hwm_kb() -> int:
 def _dataset(kind: str, root: Path, cache: Path):
     import numpy as np
 
+    from s2rhdr_loader.core.exr import read_exr
     from s2rhdr_loader.dataset import ExrFrames, S2RHDRDataset
-    from s2rhdr_loader.exr import read_exr
 
     class WholeFrames(ExrFrames):
         def crop(self, i, y0, y1, x0, x1):  # decode the whole frame, then crop

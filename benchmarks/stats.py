@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.stats import StatsOptions, run_stats
-from s2rhdr_loader.exr import read_exr, write_exr
+from s2rhdr_loader.core.exr import read_exr, write_exr
 
 
 def synthetic_frame(w: int, h: int, seed: int) -> np.ndarray:

@@ -1,12 +1,12 @@
 """Resumable batch rendering: one shot (spec x seed) at a time, atomically, with a manifest.
 
 Why this shape (Infinigen's job manager, Kubric's per-seed folders): a shot renders into
-``<out>/.tmp-<name>-<pid>/``, is validated (finite, non-empty, every frame and pass, the
-planned resolution), then renamed into ``<out>/<name>/`` and recorded in ``manifest.json``
-with per-file hashes, the spec hash, seed, backend and quality. A re-run skips shots whose
-record matches and whose files verify, re-renders partial or stale ones, and removes temp
-folders left by killed runs, so ``kill -9`` at any moment costs at most the shot in flight.
-Only the parent process renames folders and writes the manifest.
+``<out>/.tmp-<name>-<pid>/``, is checked (complete and linear:
+``pipeline.validate.check_shot``), then renamed into ``<out>/<name>/`` and recorded in
+``manifest.json`` with per-file hashes, the spec hash, seed, backend and quality. A re-run
+skips shots whose record matches and whose files verify, re-renders partial or stale ones,
+and removes temp folders left by killed runs, so ``kill -9`` at any moment costs at most the
+shot in flight. Only the parent process renames folders and writes the manifest.
 """
 
 from __future__ import annotations
@@ -16,23 +16,22 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from pipeline import __version__
 from pipeline.backends import QUALITIES, get_backend, resource_request
 from pipeline.errors import RenderError, S2RError
 from pipeline.executors import exit_with_parent, run_tasks
 from pipeline.plan_model import ShotPlan, load_plan
-from s2rhdr_loader import exr, layout
-from s2rhdr_loader.progress import Progress
+from pipeline.validate import check_shot
+from s2rhdr_loader.core import layout
+from s2rhdr_loader.core.progress import Progress
 
-TMP_PREFIX = ".tmp-"
-OLD_PREFIX = ".old-"
+TMP_PREFIX = layout.SHOT_TMP_PREFIX
+OLD_PREFIX = layout.SHOT_OLD_PREFIX
 _local_progress: Progress | None = None  # set while shots run in this very process
 
 
@@ -147,40 +146,6 @@ def clean_stale_temps(root: Path) -> list[Path]:
     return removed
 
 
-def validate_shot(seq_dir: Path, passes: Iterable[str]) -> tuple[int, list[str]]:
-    """(frames, problems) of a freshly rendered shot, checked against its own plan.json."""
-    try:
-        plan = load_plan(seq_dir / layout.PLAN_FILE)
-    except S2RError as exc:
-        return 0, [exc.one_line()]
-    w, h = plan.render.resolution
-    problems: list[str] = []
-    if not (seq_dir / layout.META_FILE).is_file():
-        problems.append(f"{seq_dir / layout.META_FILE}: missing")
-    frames = plan.output_frames()
-    for f in frames:
-        if not layout.camera_params_path(seq_dir, f.index).is_file():
-            problems.append(f"{layout.camera_params_path(seq_dir, f.index)}: missing")
-        for name in passes:
-            p = layout.frame_path(seq_dir, name, f.index)
-            try:
-                head = exr.read_header(p)
-            except exr.ExrError as exc:
-                problems.append(str(exc))
-                continue
-            if (head.width, head.height) != (w, h):
-                problems.append(f"{p}: {head.width}x{head.height}, planned {w}x{h}")
-            if name == "img":
-                a = exr.read_exr(p)
-                if not np.isfinite(a).all():
-                    problems.append(f"{p}: non-finite pixels")
-                elif not np.any(a > 0):
-                    problems.append(f"{p}: black frame")
-    if not frames:
-        problems.append(f"{seq_dir}: plan has no output frames")
-    return len(frames), problems
-
-
 # ---- worker -------------------------------------------------------------------------------
 
 class _QueueTicks:
@@ -215,23 +180,18 @@ def render_shot(task: ShotTask) -> dict[str, Any]:
     tmp = layout.safe_child(root, f"{TMP_PREFIX}{task.name}-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
-    render = get_backend(task.backend)
+    backend = get_backend(task.backend)
     progress: Any = _local_progress
     if progress is None and task.ticks is not None:
         progress = _QueueTicks(task.ticks, task.name)
-    kwargs: dict[str, Any] = {"quality": task.quality, "progress": progress}
-    if task.options:
-        kwargs["options"] = dict(task.options)
     try:
-        render(plan, tmp, **kwargs)
-        # Check the passes the backend says it wrote (the Unreal backend records only img).
-        written = tmp / layout.PLAN_FILE
-        rendered = load_plan(written) if written.is_file() else plan
-        passes = tuple(dict.fromkeys(("img", *rendered.render.passes)))
-        frames, problems = validate_shot(tmp, passes)
-        if problems:
-            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise RenderError(f"validation failed: {problems[0]}{more}")
+        backend.render(plan, tmp, quality=task.quality, progress=progress,
+                       options=dict(task.options) or None)
+        # check exactly the passes this backend writes (Unreal: no flow/mask/diffuse)
+        check = check_shot(tmp, passes=backend.passes_written(plan), mode="quick")
+        if not check.ok:
+            raise RenderError(f"validation failed: {check.summary()}")
+        frames = check.frames
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

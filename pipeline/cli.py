@@ -9,8 +9,7 @@ from __future__ import annotations
 import click
 
 from pipeline import __version__
-from pipeline.errors import S2RError
-from s2rhdr_loader.clirunner import run_click
+from s2rhdr_loader.core.clirunner import run_click
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -40,7 +39,7 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: no traceback for user errors, exit status 2 (1 for failures)."""
     _register()
-    run_click(cli, argv, "s2rhdr-render", (S2RError,))
+    run_click(cli, argv, "s2rhdr-render")
 
 
 if __name__ == "__main__":

@@ -1,29 +1,15 @@
-"""User-facing errors: one line, a location, what is wrong and how to fix it.
+"""User-facing errors of the pipeline: specs that do not parse, shots that do not render.
 
-The CLI turns any :class:`S2RError` into ``error: <message>`` on stderr and a non-zero exit
-status instead of a traceback.
+Both derive from the one user-error base class, :class:`S2RError` (owned by the torch-free
+core, ``s2rhdr_loader.core.errors``): the CLI prints it as ``error: <message>`` on stderr with
+a non-zero exit status instead of a traceback.
 """
 
 from __future__ import annotations
 
+from s2rhdr_loader.core.errors import S2RError
 
-class S2RError(Exception):
-    """An error caused by the user's input or environment (not a bug)."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, *, hint: str | None = None, exit_code: int | None = None):
-        self.message = message
-        self.hint = hint
-        if exit_code is not None:
-            self.exit_code = exit_code
-        super().__init__(self.one_line())
-
-    def one_line(self) -> str:
-        text = self.message
-        if self.hint:
-            text = f"{text} ({self.hint})"
-        return " ".join(text.split())
+__all__ = ["RenderError", "S2RError", "SpecError"]
 
 
 class SpecError(S2RError):

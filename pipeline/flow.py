@@ -8,7 +8,7 @@ projecting it with the t+1 camera (``K``, ``world_to_camera``) gives the flow ex
 pixels that see the sky (no shape) move with the camera rotation only (points at infinity).
 
 All world coordinates here are the plan's Unreal axes (metres); flow is in pixels, U right,
-V down, forward t -> t+1 (``s2rhdr_loader.layout.PASS_CHANNELS['flow']``).
+V down, forward t -> t+1 (``s2rhdr_loader.core.layout.PASS_CHANNELS['flow']``).
 """
 
 from __future__ import annotations

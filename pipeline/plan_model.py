@@ -22,7 +22,7 @@ from pipeline import __version__
 from pipeline.errors import S2RError
 
 PLAN_FORMAT = "s2rhdr.plan"
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: exposure.scale = 2^-EV100 (the engine's manual exposure, no 1.2)
 
 Vec3 = tuple[float, float, float]
 
@@ -72,7 +72,7 @@ class CameraPlan:
 @dataclass(frozen=True)
 class ExposurePlan:
     ev100: float
-    scale: float  # pixel value per cd/m^2 = 1 / (1.2 * 2**ev100), both backends apply it
+    scale: float  # pixel value per cd/m^2 = 2**-ev100 (Unreal's manual exposure); all backends
 
 
 @dataclass(frozen=True)
@@ -264,5 +264,12 @@ def load_plan(path: str | Path) -> ShotPlan:
 
 
 def exposure_scale(ev100: float) -> float:
-    """Pixel value per cd/m^2 for a fixed EV100 (Unreal's manual-exposure convention)."""
-    return 1.0 / (1.2 * 2.0 ** float(ev100))
+    """Pixel value per cd/m^2 for a fixed EV100: ``2**-EV100``, as Unreal's manual exposure.
+
+    UE5's ``PostProcessEyeAdaptation.cpp`` maps luminance L to ``L / (LuminanceMax *
+    2^EV100)`` with LuminanceMax = 1 unless ``r.DefaultFeature.AutoExposure.
+    ExtendDefaultLuminanceRange`` is on (then ``0.78 / r.EyeAdaptation.LensAttenuation``,
+    also 1 at the default 0.78): 1 cd/m^2 becomes 1.0 at EV100 0. The 1.2 of the photographic
+    saturation-based exposure formula (``L_max = 1.2 * 2^EV100``) is not applied by UE5.
+    """
+    return 2.0 ** -float(ev100)

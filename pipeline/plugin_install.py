@@ -26,11 +26,15 @@ from pipeline.errors import S2RError
 PLUGIN_NAME = "S2RHDR"
 STAMP = ".s2rhdr-install.json"
 SITE_PACKAGES = Path("Content") / "Python" / "Lib" / "site-packages"
-# The editor side needs these (DESIGN.md section 1); their pipeline imports are followed.
+# The editor side needs these (DESIGN.md section 1); their imports of our packages are
+# followed, so the layout/atomic/errors core that spec and plan use travels with them.
 VENDOR_ROOTS = ("pipeline.errors", "pipeline.geometry", "pipeline.plan_model", "pipeline.plan",
-                "pipeline.spec", "pipeline.shake")
+                "pipeline.spec", "pipeline.shake", "s2rhdr_loader.core.layout",
+                "s2rhdr_loader.core.atomic", "s2rhdr_loader.core.errors")
+OUR_PACKAGES = ("pipeline", "s2rhdr_loader")
 # Never allowed inside the editor (the vendored closure is checked against this list).
-FORBIDDEN = ("numpy", "torch", "OpenEXR", "cv2", "mitsuba", "s2rhdr_loader", "click", "ray")
+FORBIDDEN = ("numpy", "torch", "OpenEXR", "cv2", "mitsuba", "click", "ray", "tqdm",
+             "matplotlib", "safetensors")
 
 
 @dataclass
@@ -51,49 +55,68 @@ def plugin_source() -> Path:
     return src
 
 
+def _package_dir(top: str) -> Path:
+    import importlib
+
+    return Path(importlib.import_module(top).__file__).resolve().parent
+
+
 def _module_file(name: str) -> Path:
-    base = Path(pipeline.__file__).resolve().parent
-    rel = name.split(".")[1:]
-    path = base.joinpath(*rel).with_suffix(".py") if rel else base / "__init__.py"
-    if not path.is_file():
-        raise S2RError(f"vendored module {name} not found at {path}")
-    return path
+    """Source file of one of our modules or packages (``__init__.py`` for a package)."""
+    top, *rel = name.split(".")
+    base = _package_dir(top)
+    target = base.joinpath(*rel)
+    for path in ((target.with_suffix(".py"),) if rel else ()) + (target / "__init__.py",):
+        if path.is_file():
+            return path
+    raise S2RError(f"vendored module {name} not found under {_package_dir(top)}")
+
+
+def _is_module(name: str) -> bool:
+    try:
+        _module_file(name)
+    except S2RError:
+        return False
+    return True
 
 
 def _imports(path: Path) -> set[str]:
-    """Top-level and pipeline-qualified names imported by a module (static, no execution)."""
+    """Modules a source file imports (static, no execution); for ``from pkg import x`` the
+    submodule ``pkg.x`` when ``x`` is one of our modules, not a name."""
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.add(node.module)
-            if node.module == "pipeline":  # `from pipeline import geometry` (a module) or
-                base = Path(pipeline.__file__).resolve().parent  # `__version__` (a name)
-                out.update(f"pipeline.{a.name}" for a in node.names
-                           if (base / f"{a.name}.py").is_file() or (base / a.name).is_dir())
+            if node.module.split(".")[0] in OUR_PACKAGES:
+                out.update(f"{node.module}.{a.name}" for a in node.names
+                           if _is_module(f"{node.module}.{a.name}"))
     return out
 
 
 def vendor_closure(roots: tuple[str, ...] = VENDOR_ROOTS) -> list[str]:
-    """``pipeline`` modules the editor needs (roots + everything they import), sorted.
+    """Our modules the editor needs (roots + everything they import + parent packages).
 
     Raises if any of them imports a forbidden package (numpy, torch, ...): the editor would
     fail at import time, long after the install said it worked.
     """
-    todo, seen = ["pipeline", *roots], set()
+    todo, seen = list(roots), set()
     while todo:
         name = todo.pop()
         if name in seen:
             continue
         seen.add(name)
+        parts = name.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # package __init__s
         path = _module_file(name)
         for imp in _imports(path):
             top = imp.split(".")[0]
             if top in FORBIDDEN:
                 raise S2RError(f"{path}: imports {imp}, which the Unreal editor does not have",
-                               hint="keep spec/plan modules standard-library only")
-            if top == "pipeline" and imp != "pipeline":
+                               hint="keep spec/plan and core layout modules standard-library "
+                                    "only")
+            if top in OUR_PACKAGES:
                 todo.append(imp)
     return sorted(seen)
 
@@ -186,7 +209,8 @@ def enable_in_uproject(data: dict[str, Any]) -> bool:
 
 def install(project: str | Path, *, enable: bool = True) -> InstallReport:
     """Copy the plugin + vendored modules into ``<project dir>/Plugins/S2RHDR``."""
-    from s2rhdr_loader.layout import atomic_write_json, atomic_write_text, safe_child
+    from s2rhdr_loader.core.atomic import atomic_write_json, atomic_write_text
+    from s2rhdr_loader.core.layout import safe_child
 
     project = Path(project).resolve()
     data = read_uproject(project)

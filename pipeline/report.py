@@ -187,7 +187,8 @@ def render_html(run: StatsRun, plots: dict[str, bytes]) -> str:
 
 def write_report(run: StatsRun, out_dir: str | Path) -> list[Path]:
     """Write plots/*.png and report.html (atomically) inside ``out_dir``."""
-    from s2rhdr_loader.layout import atomic_write_bytes, atomic_write_text, safe_child
+    from s2rhdr_loader.core.atomic import atomic_write_bytes, atomic_write_text
+    from s2rhdr_loader.core.layout import safe_child
 
     out = Path(out_dir)
     plots = make_plots(run)

@@ -18,6 +18,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from s2rhdr_loader.core.errors import OptionError
+
 BAND_LOW_HZ = 0.5
 BAND_HIGH_HZ = 12.0
 N_COMPONENTS = 24
@@ -87,9 +89,9 @@ def shake_offsets(profile: str, amplitude_scale: float, seed: int, fps: float,
     Frame ``i`` is at ``i / fps`` seconds. Pure and deterministic for a given seed.
     """
     if profile not in PROFILES:
-        raise ValueError(f"unknown handheld profile {profile!r} (use {', '.join(PROFILES)})")
+        raise OptionError(f"unknown handheld profile {profile!r} (use {', '.join(PROFILES)})")
     if fps <= 0 or n_frames < 0 or amplitude_scale < 0:
-        raise ValueError("fps must be > 0, n_frames >= 0 and amplitude_scale >= 0")
+        raise OptionError("fps must be > 0, n_frames >= 0 and amplitude_scale >= 0")
     prof = PROFILES[profile]
     zero: Offset = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     if n_frames < 2 or amplitude_scale == 0.0 or not any(prof.rms):

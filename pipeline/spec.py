@@ -30,14 +30,13 @@ from typing import Any
 import yaml
 
 from pipeline.errors import SpecError
+from s2rhdr_loader.core.layout import LOSSLESS_COMPRESSIONS as LOSSLESS
+from s2rhdr_loader.core.layout import LOSSY_COMPRESSIONS as LOSSY
+from s2rhdr_loader.core.layout import NAME_RE, PASSES
 
 Vec3 = tuple[float, float, float]
 Loc = tuple[str, int, int]  # file, line, column (1-based)
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-PASSES = ("img", "depth", "normal", "diffuse", "flow", "mask")
-LOSSLESS = ("none", "rle", "zips", "zip", "piz", "zstd")
-LOSSY = ("pxr24", "b44", "b44a", "dwaa", "dwab", "htj2k", "lj2k")
 MITSUBA_PRESETS = ("street", "plaza", "interior", "parking", "park")
 PROXIES = ("capsule", "quadruped", "box", "sphere")
 ACTOR_KINDS = ("pedestrian", "animal", "vehicle")

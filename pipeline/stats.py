@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import S2RError
+from s2rhdr_loader.core.errors import OptionError
 
 LABEL = "re-implemented; definitions per HDRTV4K / P.910 / LA-HDR (not calibrated)"
 METRICS = ("FHLP", "EHL", "SI", "CF", "stdL", "ALL", "DR")
@@ -245,7 +246,7 @@ def domain_unscaled(x: np.ndarray, domain: str, mu: float = 5000.0
         return np.power(np.clip(x, 0.0, 1.0), np.float32(1 / 2.2)).astype(np.float32), 255.0
     if domain == "pq1000_255":
         return pq_encode(x * np.float32(1000.0)), 255.0
-    raise ValueError(f"unknown domain {domain!r}")
+    raise OptionError(f"unknown domain {domain!r}")
 
 
 def spatial_information(plane: np.ndarray) -> float:
@@ -398,7 +399,7 @@ def normalise(rgb: np.ndarray, method: str, params: dict[str, float],
             rgb *= np.float32(1.0 / p)
             np.minimum(rgb, 1.0, out=rgb)
         return rgb
-    raise ValueError(f"unknown normalisation {method!r}")
+    raise OptionError(f"unknown normalisation {method!r}")
 
 
 def sanitize(rgb: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -422,10 +423,10 @@ def read_linear_rgb(path: str | Path) -> np.ndarray:
     """Linear RGB float32 (H, W, 3) from an EXR frame or an RGBE .hdr label."""
     p = Path(path)
     if p.suffix.lower() == ".hdr":
-        from pipeline.hdr_readers import read_hdr
+        from s2rhdr_loader.core.hdr import read_hdr
 
         return read_hdr(p)
-    from s2rhdr_loader.exr import read_exr
+    from s2rhdr_loader.core.exr import read_exr
 
     img = read_exr(p)
     if img.shape[2] < 3:
@@ -620,8 +621,8 @@ class DatasetSource:
 
 def open_source(root: str | Path, name: str | None = None) -> DatasetSource:
     """Recognise a dataset root: layout sequences first, else a folder of RGBE labels."""
-    from pipeline.hdr_readers import find_labels
-    from s2rhdr_loader.layout import LayoutError, read_sequence
+    from s2rhdr_loader.core.hdr import find_labels
+    from s2rhdr_loader.core.layout import LayoutError, read_sequence
 
     root = Path(root)
     if not root.is_dir():
@@ -713,7 +714,7 @@ def _load_cached(cache_dir: Path | None, unit: StatsUnit) -> dict[str, Any] | No
 
 
 def _store_cached(cache_dir: Path | None, unit: StatsUnit, result: dict[str, Any]) -> None:
-    from s2rhdr_loader.layout import atomic_write_json
+    from s2rhdr_loader.core.atomic import atomic_write_json
 
     if cache_dir is not None:
         atomic_write_json(_cache_path(cache_dir, unit),
@@ -770,7 +771,7 @@ def run_stats(roots: Sequence[str | Path], opts: StatsOptions, *,
     """Measure every dataset; resumable through ``cache_dir`` (one JSON per finished unit)."""
     from pipeline import __version__
     from pipeline.executors import run_tasks
-    from s2rhdr_loader.progress import Progress
+    from s2rhdr_loader.core.progress import Progress
 
     if names and len(names) != len(roots):
         raise S2RError(f"{len(names)} --name values for {len(roots)} roots",
@@ -843,7 +844,8 @@ def stats_csv(doc: dict[str, Any]) -> str:
 
 def write_stats(doc: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """stats.json + stats.csv, atomically, inside ``out_dir``."""
-    from s2rhdr_loader.layout import atomic_write_json, atomic_write_text, safe_child
+    from s2rhdr_loader.core.atomic import atomic_write_json, atomic_write_text
+    from s2rhdr_loader.core.layout import safe_child
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import S2RError
+from s2rhdr_loader.core.layout import HALF_MAX
 
 FORMAT = "s2rhdr.validation"
 VERSION = 1
-HALF_MAX = 65504.0
 CHECKS: dict[str, tuple[str, str]] = {
     "unreadable": ("error", "file missing, empty, truncated or not an EXR"),
     "channels": ("error", "a pass lacks its channels (img needs R,G,B)"),
@@ -36,6 +36,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "exposure_drift": ("warning", "median log2 luminance jumps between consecutive frames"),
     "missing_frames": ("error", "gaps in numbering or fewer frames than plan/meta say"),
     "missing_passes": ("error", "passes in plan.json render.passes absent on disk"),
+    "missing_camera_params": ("error", "a rendered frame has no camera_params/NNNN.json"),
     "resolution_mismatch": ("error", "frame sizes differ across frames, passes or the plan"),
     "bad_metadata": ("error", "plan.json / meta.json unreadable"),
     "empty_dataset": ("error", "no sequences found"),
@@ -249,10 +250,15 @@ def _expected(plan: dict[str, Any] | None, meta: dict[str, Any] | None
     return frames, res, passes
 
 
-def validate_sequence(seq_dir: str, opts: ValidateOptions) -> dict[str, Any]:
-    """Check one sequence folder; returns a JSON-ready record (never raises on bad files)."""
-    from s2rhdr_loader.exr import ExrError, read_exr, read_header
-    from s2rhdr_loader.layout import PASS_CHANNELS, PASSES, LayoutError, read_sequence
+def validate_sequence(seq_dir: str, opts: ValidateOptions,
+                      plan_record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check one sequence folder; returns a JSON-ready record (never raises on bad files).
+
+    ``plan_record`` (a plan as JSON data) is what the shot should be; by default the
+    folder's own ``plan.json``.
+    """
+    from s2rhdr_loader.core.exr import ExrError, read_exr, read_header
+    from s2rhdr_loader.core.layout import PASS_CHANNELS, PASSES, LayoutError, read_sequence
 
     seq_path = Path(seq_dir)
     issues: list[Issue] = []
@@ -261,7 +267,8 @@ def validate_sequence(seq_dir: str, opts: ValidateOptions) -> dict[str, Any]:
     except LayoutError as exc:
         issues.append(Issue("missing_frames", str(exc), str(seq_path)))
         return _seq_record(seq_path.name, seq_path, "unknown", 0, issues, [])
-    plan = _load_json(seq_path / "plan.json", issues)
+    plan = plan_record if plan_record is not None else _load_json(seq_path / "plan.json",
+                                                                   issues)
     meta = _load_json(seq_path / "meta.json", issues)
     want_frames, want_res, want_passes = _expected(plan, meta)
 
@@ -280,6 +287,13 @@ def validate_sequence(seq_dir: str, opts: ValidateOptions) -> dict[str, Any]:
             issues.append(Issue("missing_passes", f"{seq_path}: pass {name!r} is listed in "
                                 f"plan.json render.passes but {name}/ is absent; re-render "
                                 "with that pass", str(seq_path)))
+    if plan is not None and plan.get("format") == "s2rhdr.plan":  # our renders record
+        # the camera of every frame
+        lost = [n for n in img_nums if not (seq_path / "camera_params" / f"{n:04d}.json").is_file()]
+        if lost:
+            issues.append(Issue("missing_camera_params", f"{seq_path / 'camera_params'}: no "
+                                f"record for frame(s) {_fmt_frames(lost)}; re-render the "
+                                "sequence", str(seq_path)))
     for name, files in info.passes.items():
         missing = sorted(set(img_nums) - {_number(p) for p in files})
         if missing:
@@ -354,6 +368,62 @@ def validate_sequence(seq_dir: str, opts: ValidateOptions) -> dict[str, Any]:
                                     f"{pass_name} pass", str(p), _number(p)))
     issues.extend(drift_issues(frame_rows, opts.drift_stops))
     return _seq_record(info.name, seq_path, info.variant, info.num_frames, issues, frame_rows)
+
+
+@dataclass(frozen=True)
+class ShotCheck:
+    """The verdict on one rendered shot: is it complete and linear?"""
+
+    path: str
+    frames: int
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        """One line: the first error and how many more."""
+        if self.ok:
+            return f"{self.path}: complete and linear ({self.frames} frames)"
+        more = f" (+{len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+        return f"{self.errors[0]}{more}"
+
+
+CHECK_MODES = ("quick", "full")
+
+
+def check_shot(seq_dir: str | Path, *, passes: tuple[str, ...] | None = None,
+               mode: str = "quick", opts: ValidateOptions | None = None,
+               plan: Any = None) -> ShotCheck:
+    """The one owner of "this shot is complete and linear" (batch, Unreal host, ``validate``).
+
+    ``quick`` (the batch, after each shot): every planned frame and camera record present,
+    every file readable at the planned resolution with its pass's channels, every img frame
+    finite, non-negative, not black or constant, and not display-referred (``frame_checks``).
+    ``full`` (``s2rhdr-render validate``) also decodes the auxiliary passes. ``passes`` are
+    the passes the backend says it wrote; each must be on disk. ``plan`` (a ``ShotPlan``) is
+    what the shot should be when the caller knows it; by default the folder's ``plan.json``.
+    Only errors fail a shot.
+    """
+    if mode not in CHECK_MODES:
+        raise S2RError(f"unknown check mode {mode!r}", hint=f"use one of {CHECK_MODES}")
+    base = opts or ValidateOptions()
+    opts = ValidateOptions(**{**asdict(base), "decode_passes": mode == "full"})
+    record = json.loads(plan.to_json()) if plan is not None else None
+    rec = validate_sequence(str(seq_dir), opts, record)
+    errors = [i["message"] for i in rec["issues"] if i["severity"] == "error"]
+    warnings = [i["message"] for i in rec["issues"] if i["severity"] != "error"]
+    seq = Path(seq_dir)
+    for name in passes or ():
+        if name != "img" and not (seq / name).is_dir():
+            errors.append(f"{seq / name}: the backend reports pass {name!r} but wrote no files")
+    if plan is None and not (seq / "plan.json").is_file():
+        errors.append(f"{seq / 'plan.json'}: missing (every rendered shot records its plan)")
+    if not (seq / "meta.json").is_file():
+        errors.append(f"{seq / 'meta.json'}: missing (every rendered shot records its meta)")
+    return ShotCheck(str(seq), int(rec.get("frames", 0)), tuple(errors), tuple(warnings))
 
 
 def drift_issues(frame_rows: list[dict[str, Any]], max_stops: float) -> list[Issue]:
@@ -439,7 +509,7 @@ def validate_dataset(root: str | Path, opts: ValidateOptions, *, jobs: int = 1,
                      executor: str = "local", progress: bool = True) -> ValidationResult:
     """Validate every sequence under ``root`` (our layout or the official ``img/HDR`` one)."""
     from pipeline.executors import run_tasks
-    from s2rhdr_loader.progress import Progress
+    from s2rhdr_loader.core.progress import Progress
 
     root = Path(root)
     if not root.is_dir():
@@ -468,6 +538,6 @@ def validate_dataset(root: str | Path, opts: ValidateOptions, *, jobs: int = 1,
 
 
 def write_validation(result: ValidationResult, path: str | Path) -> Path:
-    from s2rhdr_loader.layout import atomic_write_json
+    from s2rhdr_loader.core.atomic import atomic_write_json
 
     return atomic_write_json(path, result.to_dict())

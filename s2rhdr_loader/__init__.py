@@ -1,6 +1,6 @@
 """s2rhdr_loader: PyTorch datasets, readers, metrics and the S2R-Adapter for linear HDR data.
 
-Heavy names (torch) are imported lazily so ``import s2rhdr_loader.exr`` stays cheap for the
+Heavy names (torch) are imported lazily so ``import s2rhdr_loader.core.exr`` stays cheap for the
 rendering pipeline; ``from s2rhdr_loader import S2RHDRDataset`` works as usual.
 """
 
@@ -20,12 +20,24 @@ _LAZY = {
     "ssim_l": "s2rhdr_loader.metrics",
     "ssim_mu": "s2rhdr_loader.metrics",
 }
+# modules that moved (issue 10): old attribute name -> new module
+_MOVED = {
+    "exr": "s2rhdr_loader.core.exr",
+    "layout": "s2rhdr_loader.core.layout",
+    "progress": "s2rhdr_loader.core.progress",
+    "adapter": "s2rhdr_loader.learn.adapter",
+    "tta": "s2rhdr_loader.learn.tta",
+    "models": "s2rhdr_loader.learn.models",
+    "checkpoint": "s2rhdr_loader.learn.checkpoint",
+}
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _MOVED:
+        return importlib.import_module(_MOVED[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 's2rhdr_loader' has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(module), name)

@@ -19,17 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from s2rhdr_loader.exr import HALF_MAX, ExrError, read_exr
-from s2rhdr_loader.layout import (
+from s2rhdr_loader.core.atomic import atomic_write_json
+from s2rhdr_loader.core.exr import HALF_MAX, ExrError, read_exr
+from s2rhdr_loader.core.layout import (
     LayoutError,
     SequenceInfo,
-    atomic_write_json,
     discover,
     file_sha256,
     read_json,
     safe_child,
 )
-from s2rhdr_loader.progress import Progress
+from s2rhdr_loader.core.progress import Progress
 
 INDEX = "index.json"
 FORMAT = "s2rhdr.patch_cache"

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from s2rhdr_loader import __version__
-from s2rhdr_loader.clirunner import run_click
+from s2rhdr_loader.core.clirunner import run_click
+from s2rhdr_loader.core.layout import LayoutError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -89,12 +90,12 @@ def preprocess_cmd(src: Path, out: Path, jobs: int, patch_size: int, stride: int
 @click.option("--dry-run", is_flag=True, help="print the split without writing splits.json")
 def split_cmd(root: Path, fractions: tuple[float, float, float], dry_run: bool) -> None:
     """Assign sequences to train/val/test by a hash of their name; write ROOT/splits.json."""
-    from s2rhdr_loader.layout import discover
+    from s2rhdr_loader.core.layout import discover
     from s2rhdr_loader.splits import assign, source_groups, write_splits
 
     names = [s.name for s in discover(root)]
     if not names:
-        raise ValueError(f"{root}: no sequences found")
+        raise LayoutError(f"{root}: no sequences found")
     groups = assign(names, fractions, source_groups(root))
     for split, members in groups.items():
         click.echo(f"{split}: {len(members)}" + (f"  ({', '.join(members[:8])}"
@@ -108,13 +109,13 @@ def split_cmd(root: Path, fractions: tuple[float, float, float], dry_run: bool) 
 @click.argument("root", type=click.Path(path_type=Path))
 def info_cmd(root: Path) -> None:
     """List sequences: layout variant, frame count, resolution, split."""
-    from s2rhdr_loader.exr import read_header
-    from s2rhdr_loader.layout import discover
+    from s2rhdr_loader.core.exr import read_header
+    from s2rhdr_loader.core.layout import discover
     from s2rhdr_loader.splits import resolve
 
     seqs = discover(root)
     if not seqs:
-        raise ValueError(f"{root}: no sequences found")
+        raise LayoutError(f"{root}: no sequences found")
     where = {n: s for s, ns in resolve(root, [q.name for q in seqs]).items() for n in ns}
     for seq in seqs:
         head = read_header(seq.frames[0])
@@ -125,8 +126,8 @@ def info_cmd(root: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry: user errors become one line and exit status 2, never a traceback."""
-    # LayoutError, ExrError, RGBEError ... are ValueErrors
-    run_click(cli, argv, "s2rhdr-loader", (ValueError, OSError))
+    # LayoutError, ExrError, HdrError, ... all derive from S2RError
+    run_click(cli, argv, "s2rhdr-loader")
 
 
 if __name__ == "__main__":

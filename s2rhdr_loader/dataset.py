@@ -27,8 +27,9 @@ import torch
 from torch.utils.data import Dataset
 
 from s2rhdr_loader import recipes
-from s2rhdr_loader.exr import read_exr_rows, read_header
-from s2rhdr_loader.layout import LayoutError, SequenceInfo, discover
+from s2rhdr_loader.core.errors import OptionError
+from s2rhdr_loader.core.exr import read_exr_rows, read_header
+from s2rhdr_loader.core.layout import LayoutError, SequenceInfo, discover
 from s2rhdr_loader.splits import DEFAULT_FRACTIONS, SPLITS, resolve
 
 NORMALIZE = ("preserve", "official", "none")
@@ -64,7 +65,7 @@ def normalize(h: np.ndarray, stats: dict[str, float], mode: str) -> np.ndarray:
     if mode == "preserve":
         s = stats["p999"] if stats["p999"] > 0 else (stats["max"] if stats["max"] > 0 else 1.0)
         return (h / np.float32(s)).astype(np.float32)
-    raise ValueError(f"normalize must be one of {NORMALIZE}, got {mode!r}")
+    raise OptionError(f"normalize must be one of {NORMALIZE}, got {mode!r}")
 
 
 def official_train_frames(n: int, rng: np.random.Generator, full_range: bool = False) -> list[int]:
@@ -158,17 +159,18 @@ class S2RHDRDataset(Dataset):
                  repeat: int | None = None, augment: bool | None = None,
                  sensor: recipes.SensorModel | None = None, frame_scale: str = "none"):
         if recipe not in recipes.RECIPES:
-            raise ValueError(f"recipe must be one of {recipes.RECIPES}, got {recipe!r}")
+            raise OptionError(f"recipe must be one of {recipes.RECIPES}, got {recipe!r}")
         if normalize not in NORMALIZE:
-            raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+            raise OptionError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
         if nexps != 3:
-            raise ValueError(f"nexps={nexps}: only 3 exposures are supported (short, medium, long)")
+            raise OptionError(f"nexps={nexps}: only 3 exposures are supported "
+                              "(short, medium, long)")
         if frames not in (1, 3):
-            raise ValueError(f"frames={frames}: use 3 (one frame per exposure) or 1 (static)")
+            raise OptionError(f"frames={frames}: use 3 (one frame per exposure) or 1 (static)")
         if split not in (*SPLITS, "all"):
-            raise ValueError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
+            raise OptionError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
         if frame_scale not in ("none", "max"):
-            raise ValueError(f"frame_scale must be 'none' or 'max', got {frame_scale!r}")
+            raise OptionError(f"frame_scale must be 'none' or 'max', got {frame_scale!r}")
         self.frame_scale = frame_scale
         self._maxima: dict[tuple[int, int], float] = {}
         self.root = Path(root)
@@ -310,7 +312,7 @@ def write_synthetic_dataset(root: str | os.PathLike, names: Sequence[str], *, fr
     re-exposure, saturation and the normalisation modes have something to act on.
     ``official_layout`` uses ``img/HDR/0003.exr ...`` instead of ``img/0000.exr ...``.
     """
-    from s2rhdr_loader.exr import write_exr
+    from s2rhdr_loader.core.exr import write_exr
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)

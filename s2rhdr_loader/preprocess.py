@@ -29,17 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from s2rhdr_loader.exr import ExrError, read_exr, write_exr
-from s2rhdr_loader.layout import (
-    LayoutError,
-    SequenceInfo,
-    atomic_write_json,
-    atomic_write_text,
-    discover,
-    read_json,
-    safe_child,
-)
-from s2rhdr_loader.progress import Progress
+from s2rhdr_loader.core.atomic import atomic_write_json, atomic_write_text
+from s2rhdr_loader.core.errors import OptionError
+from s2rhdr_loader.core.exr import ExrError, read_exr, write_exr
+from s2rhdr_loader.core.layout import LayoutError, SequenceInfo, discover, read_json, safe_child
+from s2rhdr_loader.core.progress import Progress
 
 STATE = ".official_preprocess.json"
 PARTIAL = ".partial"
@@ -50,7 +44,7 @@ def patch_grid(height: int, width: int, patch: int = 640,
                stride: int = 512) -> list[tuple[str, int, int]]:
     """``(name suffix, x, y)`` of the release's patches (x-major, as its loops run)."""
     if height < patch or width < patch:
-        raise ValueError(f"frame {width}x{height} is smaller than the {patch}px patch "
+        raise OptionError(f"frame {width}x{height} is smaller than the {patch}px patch "
                          "(use --patch-size)")
     out = []
     for x in range(0, width, stride):

@@ -36,16 +36,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from s2rhdr_loader.core.errors import DataError, OptionError
+from s2rhdr_loader.core.hdr import read_hdr
+from s2rhdr_loader.core.tiff import read_tiff16
 from s2rhdr_loader.dataset import sample_generator
 from s2rhdr_loader.recipes import GAMMA
-from s2rhdr_loader.rgbe import read_hdr
-from s2rhdr_loader.tiff import read_tiff16
 
 log = logging.getLogger(__name__)
 LDR_DIVISOR = 65536.0
 
 
-class RealDataError(ValueError):
+class RealDataError(DataError):
     """A benchmark folder is missing a file or has a malformed one; the message names it."""
 
 
@@ -196,7 +197,7 @@ class RealHDRDataset(Dataset):
                  seed: int = 0, repeat: int = 1, pad_to: int = 8, memory: bool = True,
                  transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
         if mode not in ("train", "test"):
-            raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+            raise OptionError(f"mode must be 'train' or 'test', got {mode!r}")
         if not scenes:
             raise RealDataError("no scenes to load")
         self.scenes, self.mode, self.patch = scenes, mode, int(patch_size)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from s2rhdr_loader.core.errors import OptionError
+
 GAMMA = 2.2
 EXPOSURE_SETS = ((1.0, 4.0, 16.0), (1.0, 4.0, 16.0), (1.0, 8.0, 64.0))  # drawn uniformly
 OFFICIAL_SIGMA = ((1e-4, 1e-3), (1e-5, 1e-4), None)  # per list position; long frame: none
@@ -159,7 +161,7 @@ CRFS = {
 def apply_crf(name: str, x: np.ndarray) -> np.ndarray:
     """Camera response: linear [0, 1] -> encoded [0, 1], monotone, 0 -> 0 and 1 -> 1."""
     if name not in CRFS:
-        raise ValueError(f"unknown camera response {name!r}; choose one of {sorted(CRFS)}")
+        raise OptionError(f"unknown camera response {name!r}; choose one of {sorted(CRFS)}")
     return CRFS[name](np.clip(x, 0.0, 1.0)).astype(np.float32)
 
 
@@ -193,11 +195,11 @@ class SensorModel:
     def __post_init__(self) -> None:
         for name in self.crfs:
             if name not in CRFS:
-                raise ValueError(f"unknown camera response {name!r}; choose from {sorted(CRFS)}")
+                raise OptionError(f"unknown camera response {name!r}; choose from {sorted(CRFS)}")
         if self.linearize not in ("gamma", "crf"):
-            raise ValueError(f"linearize must be 'gamma' or 'crf', got {self.linearize!r}")
+            raise OptionError(f"linearize must be 'gamma' or 'crf', got {self.linearize!r}")
         if not 8 <= self.bits <= 16:
-            raise ValueError(f"bits must be in [8, 16], got {self.bits}")
+            raise OptionError(f"bits must be in [8, 16], got {self.bits}")
 
 
 def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:

@@ -21,7 +21,9 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from s2rhdr_loader.layout import LayoutError, atomic_write_json, read_json
+from s2rhdr_loader.core.atomic import atomic_write_json
+from s2rhdr_loader.core.errors import OptionError
+from s2rhdr_loader.core.layout import LayoutError, read_json
 
 SPLITS = ("train", "val", "test")
 SPLITS_FILE = "splits.json"
@@ -34,7 +36,7 @@ _PATCH_NAME = re.compile(r"^(.+)_(\d+)_(\d+)$")
 def _check(fractions: tuple[float, float, float]) -> tuple[float, float, float]:
     f = tuple(float(x) for x in fractions)
     if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
-        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, "
+        raise OptionError(f"split fractions must be three non-negative numbers summing to 1, "
                          f"got {fractions}")
     return f  # type: ignore[return-value]
 

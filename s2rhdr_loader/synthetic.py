@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from s2rhdr_loader.core.errors import OptionError
+
 DOMAINS = ("source", "target")
 EXPOSURE_SETS = ((1.0, 4.0, 16.0), (1.0, 8.0, 64.0))
 
@@ -65,9 +67,9 @@ class SyntheticHDRDataset(Dataset):
     def __init__(self, n: int = 64, patch: int = 32, domain: str = "source", seed: int = 0,
                  max_shift: int = 2):
         if domain not in DOMAINS:
-            raise ValueError(f"synthetic domain {domain!r}: use one of {DOMAINS}")
+            raise OptionError(f"synthetic domain {domain!r}: use one of {DOMAINS}")
         if n < 1 or patch < 4:
-            raise ValueError("synthetic dataset needs n >= 1 and patch >= 4")
+            raise OptionError("synthetic dataset needs n >= 1 and patch >= 4")
         self.n, self.patch, self.domain, self.seed = int(n), int(patch), domain, int(seed)
         self.max_shift = int(max_shift) if domain == "source" else int(max_shift) + 1
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from s2rhdr_loader.adapter import (
+from s2rhdr_loader.learn.adapter import (
     AdaptedLayer,
     AdapterConfig,
     adapted_layers,
@@ -17,7 +17,7 @@ from s2rhdr_loader.adapter import (
     set_scales,
     unwrap,
 )
-from s2rhdr_loader.models import TINY, build_model
+from s2rhdr_loader.learn.models import TINY, build_model
 
 
 def _randomise(model: nn.Module, seed: int = 1) -> None:

@@ -11,9 +11,9 @@ import torch
 from s2rhdr_loader import S2RHDRDataset
 from s2rhdr_loader.cache import build_cache, verify_cache
 from s2rhdr_loader.cli import main
+from s2rhdr_loader.core.exr import read_exr
+from s2rhdr_loader.core.layout import LayoutError
 from s2rhdr_loader.dataset import write_synthetic_dataset
-from s2rhdr_loader.exr import read_exr
-from s2rhdr_loader.layout import LayoutError
 
 
 @pytest.fixture()

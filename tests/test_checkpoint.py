@@ -6,7 +6,7 @@ import struct
 import pytest
 import torch
 
-from s2rhdr_loader import checkpoint as ckpt
+from s2rhdr_loader.learn import checkpoint as ckpt
 
 
 def test_round_trip_all_dtypes_and_shapes(tmp_path):

@@ -8,6 +8,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from s2rhdr_loader import S2RHDRDataset
+from s2rhdr_loader.core.exr import ExrError, read_exr
+from s2rhdr_loader.core.layout import LayoutError
 from s2rhdr_loader.dataset import (
     eval_frames,
     frame_stats,
@@ -16,8 +18,6 @@ from s2rhdr_loader.dataset import (
     sample_generator,
     write_synthetic_dataset,
 )
-from s2rhdr_loader.exr import ExrError, read_exr
-from s2rhdr_loader.layout import LayoutError
 from s2rhdr_loader.splits import assign, resolve, split_of, write_splits
 
 NAMES = ["seq_a", "seq_b", "seq_c"]
@@ -220,7 +220,7 @@ def test_static_mode_uses_one_frame(root):
 
 def test_frame_scale_max_divides_each_frame_by_its_whole_frame_peak(tmp_path):
     """The release's scale="max": every frame / its own maximum, measured on the whole frame."""
-    from s2rhdr_loader import exr
+    from s2rhdr_loader.core import exr
 
     rng = np.random.default_rng(0)
     base = rng.uniform(0.01, 1.0, size=(40, 48, 3)).astype(np.float32)

@@ -14,10 +14,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from pipeline.cli import main as render_cli
-from s2rhdr_loader import S2RHDRDataset, layout
-from s2rhdr_loader.adapter import AdapterConfig, adapter_parameters, inject, merge
-from s2rhdr_loader.losses import l1_mu
-from s2rhdr_loader.models.registry import TINY, build_model
+from s2rhdr_loader import S2RHDRDataset
+from s2rhdr_loader.core import layout
+from s2rhdr_loader.learn.adapter import AdapterConfig, adapter_parameters, inject, merge
+from s2rhdr_loader.learn.losses import l1_mu
+from s2rhdr_loader.learn.models.registry import TINY, build_model
 
 SPEC = """\
 name: e2e_street

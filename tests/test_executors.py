@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.errors import S2RError
 from pipeline.executors import run_tasks
-from s2rhdr_loader.progress import Progress
+from s2rhdr_loader.core.progress import Progress
 from tests._tasks import square_or_fail
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s2rhdr_loader import exr
+from s2rhdr_loader.core import exr
 
 
 @pytest.fixture()

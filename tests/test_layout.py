@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from s2rhdr_loader import exr, layout
+from s2rhdr_loader.core import atomic, exr, layout
 
 
 def _frames(folder, indices, value=1.0):
@@ -45,7 +45,7 @@ def test_missing_root_and_empty_img_are_clear_errors(tmp_path):
 def test_manifest_records_and_detects_changes(tmp_path):
     seq = tmp_path / "shot"
     _frames(seq / "img", range(2))
-    layout.atomic_write_json(seq / "meta.json", {"backend": "test"})
+    atomic.atomic_write_json(seq / "meta.json", {"backend": "test"})
     layout.update_manifest(tmp_path, "shot", {"files": layout.hash_files(seq)}, "0.1.0")
     man = json.loads((tmp_path / "manifest.json").read_text())
     assert man["format"] == "s2rhdr.dataset" and set(man["sequences"]["shot"]["files"]) == {
@@ -68,9 +68,9 @@ def test_safe_child_refuses_escapes(tmp_path):
 
 
 def test_atomic_json_leaves_no_temporaries(tmp_path):
-    layout.atomic_write_json(tmp_path / "x.json", {"b": 1, "a": [1.5]})
+    atomic.atomic_write_json(tmp_path / "x.json", {"b": 1, "a": [1.5]})
     with pytest.raises(ValueError):
-        layout.atomic_write_json(tmp_path / "x.json", {"bad": float("nan")})
+        atomic.atomic_write_json(tmp_path / "x.json", {"bad": float("nan")})
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": [1.5], "b": 1}
 
@@ -80,11 +80,11 @@ def test_written_files_get_the_umask_mode_not_0600(tmp_path):
 
     import numpy as np
 
-    from s2rhdr_loader import exr
+    from s2rhdr_loader.core import exr
 
     old = os.umask(0o022)
     try:
-        layout.atomic_write_json(tmp_path / "a.json", {})
+        atomic.atomic_write_json(tmp_path / "a.json", {})
         exr.write_exr(tmp_path / "a.exr", np.ones((2, 2, 3), np.float32))
     finally:
         os.umask(old)

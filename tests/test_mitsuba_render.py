@@ -14,7 +14,7 @@ from pipeline.errors import RenderError
 from pipeline.flow import warp_backward
 from pipeline.geometry import project, world_to_camera
 from pipeline.plan_model import CameraPose, LightPlan, SunPlan
-from s2rhdr_loader import exr, layout
+from s2rhdr_loader.core import exr, layout
 from tests.test_mitsuba_plans import make_plan
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])
@@ -105,14 +105,15 @@ def test_actor_moving_right_has_positive_flow_of_the_right_size(actors_render):
 
 def test_output_files_follow_the_layout(actors_render):
     plan, out, files = actors_render
-    assert all(f.is_file() and out in f.parents or f.parent == out for f in files)
+    assert files and all(f.is_file() and out in f.parents for f in files)
     seq = layout.read_sequence(out)
     assert seq.num_frames == 3 and set(seq.passes) == set(layout.PASSES[1:])
     for name, chans in layout.PASS_CHANNELS.items():
         head = exr.read_header(layout.frame_path(out, name, 2))
         assert sorted(head.channels) == sorted(chans), name
         assert head.compression == "zip"
-        assert "chromaticities" in head.attributes
+        # only colour passes claim Rec.709 primaries; depth/normal/flow/mask are not colours
+        assert ("chromaticities" in head.attributes) == (name in layout.COLOUR_PASSES), name
     assert set(exr.read_header(layout.frame_path(out, "flow", 0)).channels.values()) == {"float"}
     assert set(exr.read_header(layout.frame_path(out, "img", 0)).channels.values()) == {"half"}
     cp = layout.read_json(layout.camera_params_path(out, 1))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from s2rhdr_loader.models import TINY, build_model, count_parameters
+from s2rhdr_loader.learn.models import TINY, build_model, count_parameters
 
 DOCUMENTED = {("ahdr", False): 1_219_907, ("ahdr", True): 39_011,
               ("transformer", False): 1_002_783, ("transformer", True): 34_359}

@@ -52,7 +52,7 @@ def test_json_round_trip_is_lossless_and_canonical(tmp_path):
     back = load_plan(tmp_path / "plan.json")
     assert back == plan
     assert back.to_json() == text
-    assert json.loads(text)["format"] == "s2rhdr.plan" and json.loads(text)["version"] == 1
+    assert json.loads(text)["format"] == "s2rhdr.plan" and json.loads(text)["version"] == 2
 
 
 def test_output_frames_exclude_warmup_and_camera_params_match():
@@ -68,7 +68,8 @@ def test_output_frames_exclude_warmup_and_camera_params_match():
 
 def test_exposure_scale_halves_per_stop():
     assert exposure_scale(13) == pytest.approx(exposure_scale(12) / 2)
-    assert exposure_scale(0) == pytest.approx(1 / 1.2)
+    # UE5 PostProcessEyeAdaptation.cpp: 1 cd/m^2 is 1.0 at EV100 0 (no 1.2 factor)
+    assert exposure_scale(0) == 1.0 and exposure_scale(10) == 2.0 ** -10
 
 
 def test_wrong_version_or_format_is_a_clear_error(tmp_path):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from s2rhdr_loader.cli import main
+from s2rhdr_loader.core.exr import read_exr, read_header
 from s2rhdr_loader.dataset import write_synthetic_dataset
-from s2rhdr_loader.exr import read_exr, read_header
 from s2rhdr_loader.preprocess import official_preprocess, patch_grid
 
 

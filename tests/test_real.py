@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from s2rhdr_loader import real
-from s2rhdr_loader.rgbe import RGBEError, read_hdr, write_hdr
-from s2rhdr_loader.tiff import read_tiff16, write_tiff16
+from s2rhdr_loader.core.hdr import HdrError, read_hdr, write_hdr
+from s2rhdr_loader.core.tiff import read_tiff16, write_tiff16
 
 H, W = 20, 30
 
@@ -28,20 +28,40 @@ def _write_cv2_tiff(path, rgb_u16):
     assert cv2.imwrite(str(path), np.ascontiguousarray(rgb_u16[:, :, ::-1]))
 
 
-def test_rgbe_roundtrip_matches_cv2(tmp_path):
+def _radiance(rows: bytes, w: int, h: int) -> bytes:
+    return b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n" + f"-Y {h} +X {w}\n".encode() + rows
+
+
+def test_hdr_reader_decodes_hand_built_rgbe_bytes(tmp_path):
+    """Ward's rule by hand: (128, 64, 32, e=129) is (1, 0.5, 0.25) * 2**(129 - 136) * 128."""
+    flat = bytes([128, 64, 32, 129, 0, 0, 0, 0, 255, 255, 255, 128])  # 3 pixels, 1 row
+    (tmp_path / "flat.hdr").write_bytes(_radiance(flat, 3, 1))
+    got = read_hdr(tmp_path / "flat.hdr")
+    np.testing.assert_array_equal(got[0], [[1.0, 0.5, 0.25], [0, 0, 0],
+                                           [255 / 256, 255 / 256, 255 / 256]])
+    # new-style run-length scanline: 2 2 0 8, then per channel one run of 8 equal bytes
+    rle = bytes([2, 2, 0, 8, 128 + 8, 128, 128 + 8, 64, 128 + 8, 32, 128 + 8, 130])
+    (tmp_path / "rle.hdr").write_bytes(_radiance(rle, 8, 1))
+    np.testing.assert_array_equal(read_hdr(tmp_path / "rle.hdr")[0],
+                                  np.tile([2.0, 1.0, 0.5], (8, 1)))
+
+
+def test_hdr_writer_round_trips_within_rgbe_precision(tmp_path):
     img = (np.random.default_rng(0).random((12, 40, 3)) ** 3 * 8).astype(np.float32)
     img[0] = 0.0  # black pixels: the release's writer divided by zero here
-    for rle in (True, False):
-        p = write_hdr(tmp_path / f"x{rle}.hdr", img, rle=rle)
-        ours = read_hdr(p)
-        theirs = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
-        np.testing.assert_array_equal(ours, theirs)
-        big = img.max(axis=-1, keepdims=True)
-        assert np.all(np.abs(ours - img) <= big / 128 + 1e-12)  # RGBE: 8-bit shared mantissa
+    p = write_hdr(tmp_path / "x.hdr", img)
+    assert p.read_bytes().startswith(b"#?RADIANCE")
+    ours = read_hdr(p)
+    big = img.max(axis=-1, keepdims=True)
+    assert np.all(np.abs(ours - img) <= big / 128 + 1e-12)  # RGBE: 8-bit shared mantissa
+    assert np.all(ours[0] == 0.0)
     bad = tmp_path / "bad.hdr"
     bad.write_bytes(p.read_bytes()[:200])
-    with pytest.raises(RGBEError, match="bad.hdr: truncated"):
+    with pytest.raises(HdrError, match="bad.hdr: .*truncated or corrupt"):
         read_hdr(bad)
+    (tmp_path / "no.hdr").write_bytes(b"P6 not a radiance file")
+    with pytest.raises(HdrError, match="no.hdr: not a Radiance"):
+        read_hdr(tmp_path / "no.hdr")
 
 
 def test_tiff16_is_rgb(tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline import plotting
-from s2rhdr_loader.rgbe import write_hdr
+from s2rhdr_loader.core.hdr import write_hdr
 from tests.test_stats_scenes import hdr_scene, run_cli, write_sequence
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline import stats as S
-from s2rhdr_loader.rgbe import write_hdr
+from s2rhdr_loader.core.hdr import write_hdr
 from tests.test_stats_scenes import hdr_scene, run_cli, write_sequence
 
 
@@ -38,7 +38,7 @@ def test_run_stats_aggregates_frames_sequences_and_dataset(dataset, tmp_path):
         seq_means = [np.mean([f[m] for f in s["frames"]]) for s in ds["sequences"]]
         assert ds["sequence_metrics"][m]["mean"] == pytest.approx(np.mean(seq_means), rel=1e-6)
     # frame values equal the pure function on the officially normalised frame
-    from s2rhdr_loader.exr import read_exr
+    from s2rhdr_loader.core.exr import read_exr
 
     seq0 = ds["sequences"][0]
     f0, f1 = (read_exr(dataset / "seq_0/img" / f"{i:04d}.exr") for i in (0, 1))
@@ -60,7 +60,7 @@ def test_real_labels_use_native_scale_and_both_names(tmp_path):
     assert kal["num_frames_measured"] == c123["num_frames_measured"] == 2
     assert [s["name"] for s in kal["sequences"]] == ["Test/000", "Test/001"]
     img = np.clip(hdr_scene(seed=0) / 20, 0, 1.2)
-    from s2rhdr_loader.rgbe import read_hdr
+    from s2rhdr_loader.core.hdr import read_hdr
 
     expect, _ = S.frame_metrics(read_hdr(tmp_path / "kal/Test/000/HDRImg.hdr"),
                                 S.StatsOptions())
@@ -97,7 +97,7 @@ def test_stats_resume_from_cache_and_invalidate_on_change(dataset, tmp_path, mon
     again = S.run_stats([dataset], S.StatsOptions(), cache_dir=cache, progress=False)
     assert again.doc["datasets"] == first.doc["datasets"]
     # a changed frame invalidates its sequence only; the failing unit is reported, not raised
-    from s2rhdr_loader.exr import write_exr
+    from s2rhdr_loader.core.exr import write_exr
 
     write_exr(dataset / "seq_1/img/0000.exr", hdr_scene(seed=99))
     third = S.run_stats([dataset], S.StatsOptions(), cache_dir=cache, progress=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.cli import main
-from s2rhdr_loader.exr import write_exr
+from s2rhdr_loader.core.exr import write_exr
 
 REC709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
 

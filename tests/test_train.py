@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from s2rhdr_loader.adapter import AdapterConfig, adapter_parameters
-from s2rhdr_loader.losses import VGGPerceptual, _vgg16_features, l1_mu, mu_law
-from s2rhdr_loader.models import TINY
+from s2rhdr_loader.learn.adapter import AdapterConfig, adapter_parameters
+from s2rhdr_loader.learn.cli import main
+from s2rhdr_loader.learn.losses import VGGPerceptual, _vgg16_features, l1_mu, mu_law
+from s2rhdr_loader.learn.models import TINY
+from s2rhdr_loader.learn.train import TrainConfig, TrainError, build_from_meta, fit, model_meta
 from s2rhdr_loader.synthetic import SyntheticHDRDataset
-from s2rhdr_loader.train import TrainConfig, TrainError, build_from_meta, fit, model_meta
-from s2rhdr_loader.train_cli import main
 
 TINY_DATA = SyntheticHDRDataset(12, 16)
 
@@ -168,8 +168,8 @@ def test_cli_eval_and_tta_on_a_real_benchmark_layout(tmp_path, capsys):
     """Kalantari layout, 20x30 image padded to 24x32 by the reader: scores use the true size."""
     import numpy as np
 
-    from s2rhdr_loader.rgbe import write_hdr
-    from s2rhdr_loader.tiff import write_tiff16
+    from s2rhdr_loader.core.hdr import write_hdr
+    from s2rhdr_loader.core.tiff import write_tiff16
 
     rng = np.random.default_rng(0)
     scene = tmp_path / "Test" / "PAPER" / "Scene1"

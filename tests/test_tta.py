@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from s2rhdr_loader.adapter import AdapterConfig, adapted_layers, inject
-from s2rhdr_loader.models import TINY, build_model
+from s2rhdr_loader.learn.adapter import AdapterConfig, adapted_layers, inject
+from s2rhdr_loader.learn.models import TINY, build_model
+from s2rhdr_loader.learn.tta import AUGS, MeanTeacherTTA, TTAConfig, make_augmentation
 from s2rhdr_loader.synthetic import SyntheticHDRDataset
-from s2rhdr_loader.tta import AUGS, MeanTeacherTTA, TTAConfig, make_augmentation
 
 
 def _batch(n=1, patch=16, domain="target"):

@@ -73,12 +73,15 @@ def test_vendored_modules_run_with_stdlib_and_yaml_only(uproject, tmp_path):
 import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("numpy", "torch", "OpenEXR", "cv2", "s2rhdr_loader"):
+        if name.split(".")[0] in ("numpy", "torch", "OpenEXR", "cv2", "tqdm") or (
+                name.startswith("s2rhdr_loader.") and name not in {sorted(pi.vendor_closure())!r}):
             raise ImportError(name + " is not available inside Unreal")
 sys.meta_path.insert(0, Block())
 sys.path[:0] = [{str(content / "Lib" / "site-packages")!r}, {str(content)!r}]
 import yaml, pipeline
 assert pipeline.__file__.startswith({str(content)!r}), pipeline.__file__
+import s2rhdr_loader.core.layout as core_layout
+assert core_layout.__file__.startswith({str(content)!r}), core_layout.__file__
 from pipeline.spec import load_spec
 from pipeline.plan import make_plan
 from s2rhdr_unreal import writer, linear

@@ -467,8 +467,8 @@ def test_physical_exposure_round_trips_and_stays_in_slider_range(ev100, fstop):
     assert linear.ev100_of(e["camera_iso"], e["camera_shutter_speed"], fstop) == pytest.approx(
         ev100, abs=1e-12)
     assert 1.0 <= e["camera_shutter_speed"] <= 2000.0
-    # UE scales luminance by 1 / (1.2 * 2^EV100): the plan's exposure scale
-    assert exposure_scale(ev100) == pytest.approx(1 / (1.2 * 2 ** ev100))
+    # UE5 (PostProcessEyeAdaptation.cpp) scales luminance by 1 / 2^EV100: the plan's scale
+    assert exposure_scale(ev100) == pytest.approx(2.0 ** -ev100)
     _purge()
 
 
@@ -565,7 +565,7 @@ def test_menu_render_reports_job_errors_in_a_dialog(ue, tmp_path, monkeypatch):
 
 
 def test_editor_writer_publishes_files_with_the_umask_mode(tmp_path):
-    """Like s2rhdr_loader.layout, the editor-side writer must not leave mkstemp's 0600."""
+    """Like s2rhdr_loader.core.layout, the editor-side writer must not leave mkstemp's 0600."""
     import os
 
     sys.path.insert(0, str(PLUGIN_PY))

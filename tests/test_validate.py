@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.validate import ValidateOptions, frame_checks, validate_dataset
-from s2rhdr_loader.exr import write_exr
+from s2rhdr_loader.core.exr import write_exr
 from tests.test_stats_scenes import (
     gamma_clipped,
     hdr_scene,

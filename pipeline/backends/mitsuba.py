@@ -34,7 +34,7 @@ from pipeline.backends.mitsuba_variant import activate
 from pipeline.errors import RenderError
 from pipeline.flow import FLIP_Y, actor_mask, camera_depth, forward_flow
 from pipeline.plan_model import ActorPose, FramePlan, ShotPlan
-from s2rhdr_loader import exr, layout
+from s2rhdr_loader.core import atomic, exr, layout
 
 # quality -> (resolution scale, spp cap or None for the spec's spp)
 PROFILES: dict[str, tuple[float, int | None]] = {
@@ -43,7 +43,6 @@ PROFILES: dict[str, tuple[float, int | None]] = {
     "final": (1.0, None),
 }
 DEFAULT_SPP = 64
-_FLOAT_PASSES = ("depth", "flow", "mask")  # geometry stays FLOAT: metres, sub-pixel flow
 
 
 def profile(plan: ShotPlan, quality: str) -> tuple[ShotPlan, int, int]:
@@ -168,6 +167,9 @@ def _write_passes(out_dir: Path, plan: ShotPlan, frame: FramePlan, passes: set[s
     out: list[Path] = []
 
     def put(name: str, data: np.ndarray, **kw: Any) -> None:
+        kw.setdefault("channels", layout.PASS_CHANNELS[name])
+        if name in layout.FLOAT_PASSES:
+            kw["pixel_type"] = "float"
         out.append(Path(exr.write_exr(layout.frame_path(out_dir, name, i), data, **kw).path))
 
     put("img", img, pixel_type=r.exr_pixel_type, compression=r.exr_compression,
@@ -179,17 +181,16 @@ def _write_passes(out_dir: Path, plan: ShotPlan, frame: FramePlan, passes: set[s
         if "normal" in passes:
             n = guides[..., 3:6] * FLIP_Y
             norm = np.linalg.norm(n, axis=-1, keepdims=True)
-            put("normal", np.where(norm > 1e-6, n / np.maximum(norm, 1e-6), 0.0),
-                channels=("X", "Y", "Z"), **half)
+            put("normal", np.where(norm > 1e-6, n / np.maximum(norm, 1e-6), 0.0), **half)
     if geo is not None:
         geo = _split(geo, 4, "geometry")
         pos = geo[..., 0:3].astype(np.float64) * FLIP_Y
         sid = np.rint(geo[..., 3]).astype(np.int64)
         w2c = np.array(frame.camera.world_to_camera, dtype=np.float64)
         if "depth" in passes:
-            put("depth", camera_depth(pos, sid, w2c), channels=("Z",), **flt)
+            put("depth", camera_depth(pos, sid, w2c), **flt)
         if "mask" in passes:
-            put("mask", actor_mask(sid, id_to_actor), channels=("Y",), **flt)
+            put("mask", actor_mask(sid, id_to_actor), **flt)
         if "flow" in passes:
             if nxt is None or motions is None:  # last frame: no successor, zero (in meta.json)
                 flow = np.zeros((h, w, 2), np.float32)
@@ -197,7 +198,7 @@ def _write_passes(out_dir: Path, plan: ShotPlan, frame: FramePlan, passes: set[s
                 k = np.array(plan.camera.K, dtype=np.float64)
                 flow = forward_flow(pos, sid, motions, k, w2c, k,
                                     np.array(nxt.camera.world_to_camera, dtype=np.float64))
-            put("flow", flow, channels=("U", "V"), **flt)
+            put("flow", flow, **flt)
     out.append(layout.write_camera_params(out_dir, i, plan.camera_params(i)))
     return out
 
@@ -299,7 +300,7 @@ def render(plan: ShotPlan, out_dir: Path, *, quality: str = "default", progress:
             _tick(progress, note_of_pending)
     finally:  # a failed frame still waits for the queued write, then stops the thread
         writer.shutdown(wait=True)
-    written.append(layout.atomic_write_text(out_dir / layout.PLAN_FILE, plan_r.to_json()))
+    written.append(atomic.atomic_write_text(out_dir / layout.PLAN_FILE, plan_r.to_json()))
     total = time.perf_counter() - t_start
     meta = {
         "backend": "mitsuba", "variant": variant, "quality": quality, "spp": spp,
@@ -317,5 +318,21 @@ def render(plan: ShotPlan, out_dir: Path, *, quality: str = "default", progress:
         "preset": str(dict(plan.environment.backends.get("mitsuba", {}) or {})
                       .get("preset", "street")),
     }
-    written.append(layout.atomic_write_json(out_dir / layout.META_FILE, meta))
+    written.append(atomic.atomic_write_json(out_dir / layout.META_FILE, meta))
     return written
+
+
+class MitsubaBackend:
+    """The embedded renderer as a :class:`pipeline.backends.Backend`: one CPU per shot."""
+
+    name = "mitsuba"
+
+    def render(self, plan: ShotPlan, out_dir: Path, *, quality: str = "default",
+               progress: Any = None, options: dict[str, Any] | None = None) -> list[Path]:
+        return render(plan, Path(out_dir), quality=quality, progress=progress, options=options)
+
+    def resources(self, options: dict[str, Any]) -> dict[str, float]:
+        return {"CPU": 1.0}
+
+    def passes_written(self, plan: ShotPlan) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(("img", *plan.render.passes)))

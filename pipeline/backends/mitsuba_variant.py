@@ -82,7 +82,7 @@ def cached_probe() -> tuple[bool, str]:
         pass
     ok, reason = probe_llvm()
     try:
-        from s2rhdr_loader.layout import atomic_write_json
+        from s2rhdr_loader.core.atomic import atomic_write_json
 
         atomic_write_json(path, {"ok": ok, "reason": reason})
     except OSError:

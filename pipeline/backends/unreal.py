@@ -27,6 +27,7 @@ from typing import Any
 
 from pipeline.errors import RenderError, S2RError
 from pipeline.plan_model import ShotPlan
+from s2rhdr_loader.core import layout
 
 EDITOR_ENV = "S2RHDR_UNREAL_EDITOR"
 PROJECT_ENV = "S2RHDR_UNREAL_PROJECT"
@@ -172,7 +173,7 @@ def build_command(opts: UnrealOptions, plugin_dir: Path, plan_path: Path, out_di
     if any(ch.isspace() for ch in "".join(args.values())):
         import json
 
-        from s2rhdr_loader.layout import atomic_write_text
+        from s2rhdr_loader.core.atomic import atomic_write_text
 
         job = status_path.with_name(JOB_NAME)
         atomic_write_text(job, json.dumps(args, indent=1) + "\n")
@@ -256,45 +257,19 @@ def run_editor(cmd: list[str], log_path: Path, timeout_s: float, on_progress: An
 # ---- output checks ------------------------------------------------------------------------
 
 def validate_output(plan: ShotPlan, out_dir: Path) -> list[str]:
-    """Problems with a finished shot: frame files, size, finite values, HDR range."""
-    import numpy as np
+    """Why a finished shot is not complete and linear ([] if it is): the validation module's
+    verdict, the same one the batch applies (``pipeline.validate.check_shot``). A correctly
+    exposed overcast or indoor shot may peak below 1.0; only display-referred evidence fails."""
+    import dataclasses
 
-    from s2rhdr_loader import exr, layout
+    from pipeline.validate import check_shot
 
-    w, h = plan.render.resolution
-    problems: list[str] = []
-    present = sorted(p.name for p in (out_dir / "img").glob("*.exr")) \
-        if (out_dir / "img").is_dir() else []
-    wanted = [layout.frame_name(f.index) for f in plan.output_frames()]
-    if present != wanted:
-        problems.append(f"{out_dir / 'img'}: {len(present)} frames, planned {len(wanted)} "
-                        f"(0000.exr..{wanted[-1] if wanted else '-'})")
-    peak = -np.inf
-    for name in present:
-        path = out_dir / "img" / name
-        try:
-            img = exr.read_exr(path)
-        except exr.ExrError as exc:
-            problems.append(str(exc))
-            continue
-        if img.shape[:2] != (h, w):
-            problems.append(f"{path}: {img.shape[1]}x{img.shape[0]}, planned {w}x{h}")
-        finite = np.isfinite(img)
-        if not finite.all():
-            problems.append(f"{path}: {int((~finite).sum())} non-finite values (half overflow?)"
-                            f" -- lower the exposure or clamp emitters")
-        if finite.any():
-            peak = max(peak, float(img[finite].max()))
-    if present and peak <= 1.0:
-        problems.append(f"{out_dir / 'img'}: no value above 1.0 (max {peak:.4g}): output looks "
-                        f"tonemapped/display-referred -- check Disable Tone Curve and OCIO off")
-    for f in plan.output_frames():
-        if not layout.camera_params_path(out_dir, f.index).is_file():
-            problems.append(f"{layout.camera_params_path(out_dir, f.index)}: missing")
-    return problems
+    beauty = dataclasses.replace(plan, render=dataclasses.replace(plan.render, passes=("img",)))
+    # aux passes are still raw here (converted after this check)
+    return list(check_shot(out_dir, passes=("img",), mode="quick", plan=beauty).errors)
 
 
-AUX_STAGING = ".mrq_aux"  # the plugin's raw material passes (s2rhdr_unreal.writer.AUX_STAGING)
+AUX_LAYOUT_PASSES = ("depth", "normal")  # written through MRQ post-process materials
 SKY_DEPTH_CM = 1.0e7  # scene depth at or beyond 100 km is the sky / far plane: written as 0
 
 
@@ -325,9 +300,9 @@ def convert_aux(plan: ShotPlan, out_dir: Path) -> list[Path]:
     import dataclasses
     import json
 
-    from s2rhdr_loader import exr, layout
+    from s2rhdr_loader.core import atomic, exr, layout
 
-    raw_root = out_dir / AUX_STAGING
+    raw_root = out_dir / layout.MRQ_AUX_STAGING
     produced: list[str] = []
     written: list[Path] = []
     for name, conv, channels in (("depth", convert_depth, ("Z",)),
@@ -350,12 +325,12 @@ def convert_aux(plan: ShotPlan, out_dir: Path) -> list[Path]:
         passes = ("img", *produced)
         rendered = dataclasses.replace(plan, render=dataclasses.replace(plan.render,
                                                                         passes=passes))
-        layout.atomic_write_text(out_dir / layout.PLAN_FILE, rendered.to_json())
+        atomic.atomic_write_text(out_dir / layout.PLAN_FILE, rendered.to_json())
         meta_path = out_dir / layout.META_FILE
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         meta["passes"] = list(passes)
         meta.pop("aux_raw", None)
-        layout.atomic_write_json(meta_path, meta)
+        atomic.atomic_write_json(meta_path, meta)
     return written
 
 
@@ -372,14 +347,15 @@ def _read_status(path: Path) -> dict[str, Any] | None:
 
 def _clean(out_dir: Path) -> None:
     """Remove a previous attempt's outputs (only names this backend writes)."""
-    for name in ("img", "camera_params", ".mrq", AUX_STAGING, "depth", "normal"):
+    for name in ("img", layout.CAMERA_PARAMS, layout.MRQ_STAGING, layout.MRQ_AUX_STAGING, "depth",
+                 "normal"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     for name in ("meta.json", STATUS_NAME):  # (the job file is rewritten before each run)
         (out_dir / name).unlink(missing_ok=True)
 
 
 def _written(plan: ShotPlan, out_dir: Path, aux: list[Path] | None = None) -> list[Path]:
-    from s2rhdr_loader import layout
+    from s2rhdr_loader.core import layout
 
     files = [layout.frame_path(out_dir, "img", f.index) for f in plan.output_frames()]
     files += list(aux or [])
@@ -396,7 +372,7 @@ def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "defaul
     the plugin reports as deterministic and invalid output are not (they would repeat).
     """
     from pipeline.backends import QUALITIES
-    from s2rhdr_loader import layout
+    from s2rhdr_loader.core import atomic, layout
 
     if quality not in QUALITIES:
         raise S2RError(f"unknown quality {quality!r}", hint=f"use one of {', '.join(QUALITIES)}")
@@ -404,7 +380,7 @@ def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "defaul
     plugin_dir = check_plugin(opts.project)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    plan_path = layout.atomic_write_text(out / layout.PLAN_FILE, plan.to_json())
+    plan_path = atomic.atomic_write_text(out / layout.PLAN_FILE, plan.to_json())
     status_path = out / STATUS_NAME
     log_dir = opts.log_dir or out.parent / "_logs"
     cmd, env = build_command(opts, plugin_dir, plan_path, out, status_path, quality)
@@ -460,3 +436,20 @@ def _progress_fn(progress: Any) -> Any:
     if hasattr(progress, "update"):
         return lambda n: progress.update(n)
     return progress
+
+
+class UnrealBackend:
+    """Unreal (through the headless editor) as a :class:`pipeline.backends.Backend`."""
+
+    name = "unreal"
+
+    def render(self, plan: ShotPlan, out_dir: Path, *, quality: str = "default",
+               progress: Any = None, options: Mapping[str, Any] | None = None) -> list[Path]:
+        return render(plan, out_dir, quality=quality, progress=progress, options=options)
+
+    def resources(self, options: Mapping[str, Any]) -> dict[str, float]:
+        return resources(options)
+
+    def passes_written(self, plan: ShotPlan) -> tuple[str, ...]:
+        """img from MRQ's beauty, depth/normal from MRQ materials; flow/mask/diffuse never."""
+        return ("img", *(p for p in AUX_LAYOUT_PASSES if p in plan.render.passes))

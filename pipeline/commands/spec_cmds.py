@@ -72,7 +72,7 @@ def plan(spec: Path, output: Path, seed: int | None) -> None:
     """
     from pipeline.plan import make_plan
     from pipeline.spec import load_spec
-    from s2rhdr_loader.layout import atomic_write_text
+    from s2rhdr_loader.core.atomic import atomic_write_text
 
     if output.is_dir():
         raise S2RError(f"{output}: is a folder", hint="give a file name, e.g. -o plan.json")

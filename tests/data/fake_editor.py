@@ -71,8 +71,20 @@ if mode == "mrq_fail":
     sys.exit(3)
 
 import numpy as np  # noqa: E402  (host-side test double only; the plugin never does this)
+import OpenEXR  # noqa: E402
 
-from s2rhdr_loader.exr import write_exr  # noqa: E402
+
+def write_exr(path, img, channels=None, pixel_type="half"):
+    """What MRQ's EXR output does: one scanline file, ZIP, HALF or FLOAT planes."""
+    arr = np.asarray(img, np.float16 if pixel_type == "half" else np.float32)
+    arr = arr[:, :, None] if arr.ndim == 2 else arr
+    names = channels or ("R", "G", "B")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    planes = {n: np.ascontiguousarray(arr[:, :, i]) for i, n in enumerate(names)}
+    OpenEXR.File(header, planes).write(str(path))
+
 
 w, h = plan.render.resolution
 ramp = np.linspace(0.01, 40.0, w * h * 3, dtype=np.float32).reshape(h, w, 3)

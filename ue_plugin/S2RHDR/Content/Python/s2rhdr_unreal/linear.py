@@ -8,7 +8,7 @@ overrides all of that (each value needs its ``override_<name>`` flag, or the eng
 Exposure mapping (documented in docs/unreal.md): the plan's EV100 becomes UE's *physical*
 manual exposure. UE computes ``EV100 = log2(N^2 * S * 100 / ISO)`` from f-stop ``N``, shutter
 speed ``S`` (1/s, ``camera_shutter_speed``) and ``camera_iso``, and scales scene luminance by
-``1 / (1.2 * 2^EV100)`` -- exactly ``ExposurePlan.scale``, so a pixel value means the same in
+``2^-EV100`` -- exactly ``ExposurePlan.scale``, so a pixel value means the same in
 both backends. ``N`` is the camera's aperture (the CineCamera writes it into the post-process
 chain after volumes anyway), so we solve for ``S`` at ISO 100 and move ISO only when ``S``
 would leave the editor's 1..2000 range. ``auto_exposure_bias`` stays 0.

@@ -1,56 +1,34 @@
 """After MRQ: move its files into the dataset layout and write the shot's JSON records.
 
-Standard library only (runs inside the editor, where ``s2rhdr_loader`` is not installed), but
-it writes exactly the layout ``s2rhdr_loader.layout`` reads: ``img/NNNN.exr``,
-``camera_params/NNNN.json``, ``plan.json``, ``meta.json`` -- each atomically (temporary name,
-then rename), so a killed editor never leaves a half-written file under a final name.
+Runs inside the editor, where only the standard library and the vendored pure-Python
+modules exist. The layout and its atomic writes are *the* layout code
+(``s2rhdr_loader.core.layout`` / ``.atomic``, vendored by ``install-plugin`` as the spec and
+plan are), so the editor writes exactly what the readers read: ``img/NNNN.exr``,
+``camera_params/NNNN.json``, ``plan.json``, ``meta.json`` -- each atomically.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-STAGING = ".mrq"  # MRQ's output folder inside the shot folder
+from s2rhdr_loader.core import layout
+from s2rhdr_loader.core.atomic import atomic_write_json, atomic_write_text
+
+STAGING = layout.MRQ_STAGING  # MRQ's output folder inside the shot folder
 STATUS_FORMAT = "s2rhdr.unreal.status"
 RENDERED_PASSES = ("img",)  # what the editor itself finalises (MRQ's beauty)
-AUX_STAGING = ".mrq_aux"  # raw MRQ material passes, converted by the HOST after the editor exits
+AUX_STAGING = layout.MRQ_AUX_STAGING  # raw MRQ material passes, converted by the HOST
 # layout pass -> MRQ {render_pass}: the deferred pass identifier "FinalImage" + the material's
 # asset name (MoviePipelineDeferredPasses.cpp, GatherOutputPassesImpl).
 AUX_PASSES = {"depth": "FinalImageMovieRenderQueue_WorldDepth",
               "normal": "FinalImageMovieRenderQueue_WorldNormal"}
 _FRAME = re.compile(r"^(?:.*?[._])?(-?\d+)\.exr$")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """The editor-side twin of ``s2rhdr_loader.layout.atomic_write_text`` (same file mode)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; dataset files must be readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
-    return atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True,
-                                              allow_nan=False) + "\n")
+__all__ = ["atomic_write_json", "atomic_write_text", "finalize", "mrq_frames", "write_status"]
 
 
 def mrq_frames(staging_dir: str | os.PathLike, pass_name: str) -> dict[int, Path]:
@@ -105,23 +83,22 @@ def finalize(plan: Any, out_dir: str | os.PathLike, meta: Mapping[str, Any], *,
     for layout_pass, got in aux.items():  # raw: the host converts them (no numpy here)
         (out / AUX_STAGING / layout_pass).mkdir(parents=True, exist_ok=True)
         for i in wanted:
-            os.replace(got[i], out / AUX_STAGING / layout_pass / f"{i:04d}.exr")
+            os.replace(got[i], out / AUX_STAGING / layout_pass / layout.frame_name(i))
     (out / "img").mkdir(parents=True, exist_ok=True)
     for i in wanted:
-        target = out / "img" / f"{i:04d}.exr"
+        target = layout.frame_path(out, "img", i)
         os.replace(frames[i], target)
         written.append(target)
     for i in wanted:
-        written.append(atomic_write_json(out / "camera_params" / f"{i:04d}.json",
-                                         plan.camera_params(i)))
-    written.append(atomic_write_text(out / "plan.json", as_rendered(plan).to_json()))
+        written.append(layout.write_camera_params(out, i, plan.camera_params(i)))
+    written.append(atomic_write_text(out / layout.PLAN_FILE, as_rendered(plan).to_json()))
     record = {"backend": "unreal", "name": plan.name, "seed": plan.seed,
               "spec_hash": plan.spec_hash, "frames": plan.frames,
               "warmup_frames": plan.warmup_frames, "passes": list(RENDERED_PASSES),
               "aux_raw": sorted(aux),
               "resolution": list(plan.render.resolution), "tool_version": plan.tool_version}
     record.update(dict(meta))
-    written.append(atomic_write_json(out / "meta.json", record))
+    written.append(atomic_write_json(out / layout.META_FILE, record))
     _remove_tree(staging)
     return written
 

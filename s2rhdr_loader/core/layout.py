@@ -8,9 +8,12 @@
 <root>/<sequence>/camera_params/NNNN.json
 <root>/<sequence>/plan.json, meta.json
 ```
-Everything that writes into a dataset goes through the atomic helpers here, so a killed job
-never leaves a half-written file under its final name, and :func:`safe_child` keeps every
-output inside the output root.
+This module also owns the constants of that contract (passes, their channels and pixel
+types, the EXR compressions we accept, the HALF limit), so the spec parser, the renderers,
+the validator and the editor all read one table. Every write goes through
+``s2rhdr_loader.core.atomic``, and :func:`safe_child` keeps every output inside the root.
+
+Standard library only (vendored into the Unreal editor).
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from s2rhdr_loader.core.atomic import atomic_write_json
+from s2rhdr_loader.core.errors import DataError
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "s2rhdr.dataset"
@@ -41,6 +46,20 @@ PASS_CHANNELS: dict[str, tuple[str, ...]] = {
     "flow": ("U", "V"),
     "mask": ("Y",),
 }
+COLOUR_PASSES = ("img", "diffuse")  # linear Rec.709: the only passes with chromaticities
+# Geometry passes are always FLOAT (metres, sub-pixel flow, exact ids); colour passes follow
+# the spec's ``exr_pixel_type``.
+FLOAT_PASSES = ("depth", "flow", "mask")
+HALF_MAX = 65504.0  # largest finite float16; float32 >= 65520 would become inf
+# EXR compressions (OpenEXR 3.5, reference/measurements.md section 2). HTJ2K is lossless;
+# LJ2K, DWA, B44 (HALF) and PXR24 (24-bit FLOAT) are not. cv2 4.x cannot read zstd/htj2k.
+LOSSLESS_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "zstd", "htj2k32", "htj2k256")
+LOSSY_COMPRESSIONS = ("pxr24", "b44", "b44a", "dwaa", "dwab", "lj2k")
+# Staging names: work in progress that must never be taken for a finished sequence.
+SHOT_TMP_PREFIX = ".tmp-"  # batch: a shot being rendered (``.tmp-<name>-<pid>``)
+SHOT_OLD_PREFIX = ".old-"  # batch: a replaced shot being deleted
+MRQ_STAGING = ".mrq"  # Unreal: MRQ's raw output inside a shot folder
+MRQ_AUX_STAGING = ".mrq_aux"  # Unreal: raw material passes, converted by the host
 CAMERA_PARAMS = "camera_params"
 PLAN_FILE = "plan.json"
 META_FILE = "meta.json"
@@ -48,7 +67,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _FRAME_RE = re.compile(r"^(\d+)\.exr$")
 
 
-class LayoutError(ValueError):
+class LayoutError(DataError):
     """A dataset folder does not follow the layout; the message names the path."""
 
 
@@ -74,46 +93,12 @@ def safe_child(root: str | os.PathLike, *parts: str) -> Path:
     return target
 
 
-# ---- atomic writes ----------------------------------------------------------------------
-
-def file_mode() -> int:
-    """The mode a plainly created file would get (mkstemp would give 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
-    return atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True,
-                                              allow_nan=False) + "\n")
-
-
 def write_camera_params(seq_dir: str | os.PathLike, index: int, record: Mapping[str, Any]) -> Path:
     return atomic_write_json(camera_params_path(seq_dir, index), dict(record))
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """A JSON record of the layout; a missing or unreadable file is a :class:`LayoutError`."""
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))

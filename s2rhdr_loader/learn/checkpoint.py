@@ -28,7 +28,9 @@ from typing import Any
 
 import torch
 
-from s2rhdr_loader.layout import atomic_write_bytes, atomic_write_json, read_json
+from s2rhdr_loader.core.atomic import atomic_write_bytes, atomic_write_json
+from s2rhdr_loader.core.errors import DataError
+from s2rhdr_loader.core.layout import read_json
 
 DTYPES: dict[str, torch.dtype] = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
@@ -40,7 +42,7 @@ WEIGHTS, CONFIG, OPTIM, LATEST = "model.safetensors", "config.json", "optim.pt",
 _MAX_HEADER = 100 * 1024 * 1024
 
 
-class CheckpointError(ValueError):
+class CheckpointError(DataError):
     """A checkpoint is missing, truncated or inconsistent; the message names the file."""
 
 

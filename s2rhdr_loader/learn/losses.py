@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from s2rhdr_loader.core.errors import DataError
+
 MU = 5000.0
 
 
@@ -68,7 +70,7 @@ class VGGPerceptual(nn.Module):
         try:
             self.features.load_state_dict(feats, strict=True)
         except RuntimeError as exc:
-            raise ValueError(f"{path}: not a VGG16 state_dict ({str(exc).splitlines()[0]})") \
+            raise DataError(f"{path}: not a VGG16 state_dict ({str(exc).splitlines()[0]})") \
                 from None
         self.features.eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from s2rhdr_loader.models.common import HEADS, AttentionFusion, pad_to_multiple, split_inputs
+from s2rhdr_loader.core.errors import OptionError
+from s2rhdr_loader.learn.models.common import HEADS, AttentionFusion, pad_to_multiple, split_inputs
 
 
 class WindowAttention(nn.Module):
@@ -26,7 +27,7 @@ class WindowAttention(nn.Module):
     def __init__(self, dim: int, heads: int, window: int):
         super().__init__()
         if dim % heads:
-            raise ValueError(f"WindowAttention: dim {dim} not divisible by heads {heads}")
+            raise OptionError(f"WindowAttention: dim {dim} not divisible by heads {heads}")
         self.heads, self.window = heads, window
         self.scale = (dim // heads) ** -0.5
         self.qkv = nn.Linear(dim, 3 * dim)
@@ -108,7 +109,7 @@ class HDRTransformer(AttentionFusion):
                  head: str = "softplus"):
         super().__init__()
         if head not in HEADS:
-            raise ValueError(f"HDRTransformer: unknown head {head!r}; use one of {sorted(HEADS)}")
+            raise OptionError(f"HDRTransformer: unknown head {head!r}; use one of {sorted(HEADS)}")
         self.window = window
         self.encode = nn.Conv2d(in_ch, dim, 3, padding=1)
         self.att1 = nn.Conv2d(2 * dim, 2 * dim, 3, padding=1)

@@ -8,8 +8,9 @@ from typing import Any
 
 from torch import nn
 
-from s2rhdr_loader.models.ahdr import AHDRNet
-from s2rhdr_loader.models.transformer import HDRTransformer
+from s2rhdr_loader.core.errors import OptionError
+from s2rhdr_loader.learn.models.ahdr import AHDRNet
+from s2rhdr_loader.learn.models.transformer import HDRTransformer
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "ahdr": AHDRNet,
@@ -28,13 +29,13 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     try:
         factory = MODELS[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+        raise OptionError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
     if "depths" in kwargs:                       # JSON round trip turns tuples into lists
         kwargs["depths"] = tuple(kwargs["depths"])
     try:
         return factory(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"model {name!r}: bad arguments {kwargs} ({exc})") from None
+        raise OptionError(f"model {name!r}: bad arguments {kwargs} ({exc})") from None
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from s2rhdr_loader.core.errors import S2RError
+
 
 def _one_line(exc: BaseException) -> str:
     text = exc.one_line() if hasattr(exc, "one_line") else str(exc)
@@ -18,12 +20,15 @@ def _one_line(exc: BaseException) -> str:
 
 
 def run_click(group: click.Group, argv: list[str] | None, prog_name: str,
-              user_errors: tuple[type[BaseException], ...],
               interrupted: str = "interrupted") -> None:
-    """``group.main`` without click's own exit handling; ``user_errors`` print one line."""
+    """``group.main`` without click's own exit handling.
+
+    Only :class:`S2RError` (the user-error base class) becomes one line; any other exception
+    is a bug and keeps its traceback.
+    """
     try:
         rv: Any = group.main(args=argv, prog_name=prog_name, standalone_mode=False)
-    except user_errors as exc:
+    except S2RError as exc:
         click.echo(f"error: {_one_line(exc)}", err=True)
         sys.exit(int(getattr(exc, "exit_code", 2)))
     except click.exceptions.Abort:

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from s2rhdr_loader.models.common import HEADS, AttentionFusion, split_inputs
+from s2rhdr_loader.core.errors import OptionError
+from s2rhdr_loader.learn.models.common import HEADS, AttentionFusion, split_inputs
 
 
 class _DenseLayer(nn.Module):
@@ -58,7 +59,7 @@ class AHDRNet(AttentionFusion):
                  layers: int = 6, out_ch: int = 3, head: str = "softplus"):
         super().__init__()
         if head not in HEADS:
-            raise ValueError(f"AHDRNet: unknown head {head!r}; use one of {sorted(HEADS)}")
+            raise OptionError(f"AHDRNet: unknown head {head!r}; use one of {sorted(HEADS)}")
         self.head_name = head
         self.encode = nn.Conv2d(in_ch, feat, 3, padding=1)       # shared per-frame features
         self.att1 = nn.Conv2d(2 * feat, 2 * feat, 3, padding=1)  # (non-ref, ref) -> attention

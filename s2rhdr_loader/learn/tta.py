@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from s2rhdr_loader.adapter import adapted_layers, merge, set_scales
-from s2rhdr_loader.losses import l1_mu, mu_law
+from s2rhdr_loader.core.errors import OptionError
+from s2rhdr_loader.learn.adapter import adapted_layers, merge, set_scales
+from s2rhdr_loader.learn.losses import l1_mu, mu_law
 
 Sample = dict[str, torch.Tensor]
 AUGS = ("flip_w", "flip_h", "perm", "exposure", "wb", "noise")
@@ -54,13 +55,13 @@ class TTAConfig:
         self.augs = tuple(self.augs)
         bad = [a for a in self.augs if a not in AUGS]
         if bad:
-            raise ValueError(f"TTA augmentations {bad}: choose from {AUGS}")
+            raise OptionError(f"TTA augmentations {bad}: choose from {AUGS}")
         if self.uncertainty not in ("official", "normalized"):
-            raise ValueError("TTA uncertainty must be 'official' or 'normalized'")
+            raise OptionError("TTA uncertainty must be 'official' or 'normalized'")
         if self.reset not in ("never", "image"):
-            raise ValueError("TTA reset must be 'never' or 'image'")
+            raise OptionError("TTA reset must be 'never' or 'image'")
         if not 0.0 <= self.ema <= 1.0:
-            raise ValueError("TTA ema rate must lie in [0, 1]")
+            raise OptionError("TTA ema rate must lie in [0, 1]")
 
 
 # ---- augmentations: (forward on inputs, inverse on the prediction) --------------------------
@@ -126,7 +127,7 @@ def make_augmentation(name: str, gen: torch.Generator) -> Augmentation:
                 frames.append(torch.cat([ldr.pow(2.2) / exp[:, i].to(f), ldr], dim=1))
             return _pack(x, frames)
         return Augmentation(name, fwd_noise, lambda y: y)
-    raise ValueError(f"unknown TTA augmentation {name!r}")
+    raise OptionError(f"unknown TTA augmentation {name!r}")
 
 
 # ---- the adaptation loop --------------------------------------------------------------------
@@ -142,7 +143,7 @@ class MeanTeacherTTA:
 
     def __init__(self, model: nn.Module, config: TTAConfig | None = None):
         if not adapted_layers(model):
-            raise ValueError("TTA needs a model with adapters (inject() it first)")
+            raise OptionError("TTA needs a model with adapters (inject() it first)")
         self.config = config or TTAConfig()
         self.student = model.eval()      # official: both in eval mode (no dropout)
         self.teacher = copy.deepcopy(model).eval().requires_grad_(False)

@@ -2,18 +2,21 @@
 
 Everything here is RGB: cv2 reads and writes BGR, and the reference loaders kept that BGR
 for real data while synthetic data was RGB (official defect #9). We convert at the edge.
+cv2 is imported on first use, never at import time.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from s2rhdr_loader.core.atomic import atomic_path
+from s2rhdr_loader.core.errors import DataError
 
-class TiffError(ValueError):
+
+class TiffError(DataError):
     """A TIFF is missing, unreadable or not 16-bit RGB; the message names the file."""
 
 
@@ -43,14 +46,7 @@ def write_tiff16(path: str | os.PathLike, img: np.ndarray) -> Path:
     arr = np.asarray(img)
     if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"{path}: expected (H, W, 3) uint16, got {arr.dtype} {arr.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.tif", dir=path.parent)
-    os.close(fd)
-    try:
-        if not cv2.imwrite(tmp, np.ascontiguousarray(arr[:, :, ::-1])):
+    with atomic_path(path, ".tif") as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(arr[:, :, ::-1])):
             raise TiffError(f"{path}: cv2 could not write the TIFF")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

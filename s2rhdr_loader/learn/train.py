@@ -29,18 +29,19 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, default_collate
 
-from s2rhdr_loader import checkpoint as ckpt
-from s2rhdr_loader.adapter import AdapterConfig, adapter_parameters, inject
-from s2rhdr_loader.layout import atomic_write_text
-from s2rhdr_loader.losses import FusionLoss
-from s2rhdr_loader.models import build_model
-from s2rhdr_loader.progress import Progress
+from s2rhdr_loader.core.atomic import atomic_write_text
+from s2rhdr_loader.core.errors import S2RError
+from s2rhdr_loader.core.progress import Progress
+from s2rhdr_loader.learn import checkpoint as ckpt
+from s2rhdr_loader.learn.adapter import AdapterConfig, adapter_parameters, inject
+from s2rhdr_loader.learn.losses import FusionLoss
+from s2rhdr_loader.learn.models import build_model
 
 LAST = "last"
 METRICS = "metrics.jsonl"
 
 
-class TrainError(ValueError):
+class TrainError(S2RError, ValueError):
     """A user-facing training problem (bad run folder, mismatching resume, bad option)."""
 
 
@@ -266,9 +267,8 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, run_dir: str | os.
         _write_log(run_dir, rows)
         ckpt.mark_latest(run_dir, LAST, step)
 
-    bar = Progress(cfg.steps, label, enabled=progress and rank == 0)
-    bar.done = start
-    with bar:
+    # a resumed run starts the bar at its step: the ETA comes from this run's rate
+    with Progress(cfg.steps, label, enabled=progress and rank == 0, initial=start) as bar:
         for step in range(start, end):
             batch = to_device(batch_for_step(dataset, step, cfg.batch_size, cfg.seed, rank),
                               device)

@@ -10,7 +10,6 @@ names the file, and crops can be decoded from a band of rows instead of the whol
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from s2rhdr_loader.layout import file_mode
+from s2rhdr_loader.core.atomic import atomic_path
+from s2rhdr_loader.core.errors import DataError, OptionError
+from s2rhdr_loader.core.layout import HALF_MAX, LOSSLESS_COMPRESSIONS, LOSSY_COMPRESSIONS
 
-HALF_MAX = 65504.0
 REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
-LOSSLESS = ("none", "rle", "zips", "zip", "piz", "zstd")
-_LOSSY = ("pxr24", "b44", "b44a", "dwaa", "dwab")
+__all__ = ["HALF_MAX", "REC709_CHROMATICITIES", "ExrError", "ExrHeader", "WriteReport",
+           "read_exr", "read_exr_rows", "read_header", "write_exr"]
 
 
-class ExrError(ValueError):
+class ExrError(DataError):
     """An EXR file is missing, truncated, not an EXR, or lacks the requested channels."""
 
 
@@ -55,11 +55,12 @@ def _oe():
 
 def _compression(name: str) -> Any:
     name = name.lower()
-    if name in _LOSSY:
-        raise ValueError(f"EXR compression {name!r} is lossy; use one of {', '.join(LOSSLESS)}")
-    if name not in LOSSLESS:
-        raise ValueError(f"unknown EXR compression {name!r}; use one of {', '.join(LOSSLESS)}")
-    return getattr(_oe(), f"{name.upper()}_COMPRESSION")
+    choices = ", ".join(LOSSLESS_COMPRESSIONS)
+    if name in LOSSY_COMPRESSIONS:
+        raise OptionError(f"EXR compression {name!r} is lossy; use one of {choices}")
+    if name not in LOSSLESS_COMPRESSIONS:
+        raise OptionError(f"unknown EXR compression {name!r}; use one of {choices}")
+    return getattr(_oe(), "NO_COMPRESSION" if name == "none" else f"{name.upper()}_COMPRESSION")
 
 
 def default_channels(n: int) -> tuple[str, ...]:
@@ -68,11 +69,13 @@ def default_channels(n: int) -> tuple[str, ...]:
 
 def write_exr(path: str | os.PathLike, image: np.ndarray, *, channels: Sequence[str] | None = None,
               pixel_type: str = "half", compression: str = "zip",
-              attributes: Mapping[str, Any] | None = None) -> WriteReport:
+              attributes: Mapping[str, Any] | None = None,
+              colour: bool | None = None) -> WriteReport:
     """Write ``image`` (H, W) or (H, W, C) atomically; HALF values are clamped to +-65504.
 
-    ``channels`` names the C planes (default R,G,B / U,V / Y). The Rec.709 ``chromaticities``
-    attribute is always written so readers know the data is linear Rec.709.
+    ``channels`` names the C planes (default R,G,B / U,V / Y). Colour data (by default: the
+    channels are R,G,B[,A]) gets the Rec.709 ``chromaticities`` attribute so readers know it
+    is linear Rec.709; depth, normal, flow and mask planes are not colours and get none.
     """
     path = Path(path)
     arr = np.asarray(image)
@@ -85,7 +88,7 @@ def write_exr(path: str | os.PathLike, image: np.ndarray, *, channels: Sequence[
         raise ValueError(f"{path}: {arr.shape[2]} planes but {len(names)} channel names")
     pixel_type = pixel_type.lower()
     if pixel_type not in ("half", "float"):
-        raise ValueError(f"{path}: pixel_type must be 'half' or 'float', got {pixel_type!r}")
+        raise OptionError(f"{path}: pixel_type must be 'half' or 'float', got {pixel_type!r}")
     arr = arr.astype(np.float32, copy=False)
     finite = np.isfinite(arr)
     nonfinite = int(arr.size - np.count_nonzero(finite))
@@ -99,21 +102,14 @@ def write_exr(path: str | os.PathLike, image: np.ndarray, *, channels: Sequence[
     header: dict[str, Any] = {
         "compression": _compression(compression),
         "type": _oe().scanlineimage,
-        "chromaticities": REC709_CHROMATICITIES,
     }
+    if colour if colour is not None else names[:3] == ("R", "G", "B"):
+        header["chromaticities"] = REC709_CHROMATICITIES
     for key, value in (attributes or {}).items():
         header[str(key)] = value
     planes = {n: np.ascontiguousarray(arr[:, :, i]) for i, n in enumerate(names)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.exr", dir=path.parent)
-    os.close(fd)
-    try:
-        _oe().File(header, planes).write(tmp)
-        os.chmod(tmp, file_mode())  # mkstemp creates 0600; published data must be readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, ".exr") as tmp:
+        _oe().File(header, planes).write(str(tmp))
     return WriteReport(str(path), clamped, nonfinite)
 
 
@@ -134,7 +130,9 @@ def _open(path: Path, header_only: bool = False):
 def read_header(path: str | os.PathLike) -> ExrHeader:
     """Header only (no pixel decode): size, channel types, compression, attributes."""
     path = Path(path)
-    _open(path, header_only=True)  # validates magic number and header
+    # The new API validates magic number and header and knows every compression (the old
+    # Imath enum cannot print ZSTD/HTJ2K); the old one still gives channel pixel types.
+    compression = _open(path, header_only=True).header().get("compression")
     try:
         h = _oe().InputFile(str(path)).header()
     except Exception as exc:
@@ -145,7 +143,8 @@ def read_header(path: str | os.PathLike) -> ExrHeader:
     for name, ch in h["channels"].items():
         t = str(ch)
         chans[name] = "half" if "HALF" in t else "float" if "FLOAT" in t else "uint"
-    comp = str(h.get("compression", "")).split(".")[-1].replace("_COMPRESSION", "").lower()
+    comp = getattr(compression, "name", "").replace("_COMPRESSION", "").lower()
+    comp = "none" if comp == "no" else comp
     skip = {"channels", "dataWindow", "compression"}
     attrs = {k: v for k, v in h.items() if k not in skip}
     return ExrHeader(str(path), int(width), int(height), chans, comp, attrs)

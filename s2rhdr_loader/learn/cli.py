@@ -7,7 +7,7 @@ Examples (the synthetic domains run anywhere in seconds):
   s2rhdr-train tta --from runs/src --data synthetic:target --out runs/tta
   s2rhdr-train eval --ckpt runs/ad --data synthetic:target
   s2rhdr-train merge --ckpt runs/ad --out runs/ad_merged
-  torchrun --nproc_per_node 2 -m s2rhdr_loader.train_cli pretrain ...   (DDP)
+  torchrun --nproc_per_node 2 -m s2rhdr_loader.learn.cli pretrain ...   (DDP)
 
 Data: --data KIND:PATH with KIND in s2rhdr | kalantari | sct | challenge123 | synthetic
 (synthetic:DOMAIN[:N], DOMAIN = source | target).
@@ -23,12 +23,12 @@ from typing import Any
 import click
 import torch
 
-from s2rhdr_loader import checkpoint as ckpt
-from s2rhdr_loader.adapter import AdapterConfig, adapted_layers, inject, merge, summary_line
-from s2rhdr_loader.clirunner import run_click
-from s2rhdr_loader.layout import atomic_write_json
-from s2rhdr_loader.models import MODELS, TINY
-from s2rhdr_loader.train import (
+from s2rhdr_loader.core.atomic import atomic_write_json
+from s2rhdr_loader.core.clirunner import run_click
+from s2rhdr_loader.learn import checkpoint as ckpt
+from s2rhdr_loader.learn.adapter import AdapterConfig, adapted_layers, inject, merge, summary_line
+from s2rhdr_loader.learn.models import MODELS, TINY
+from s2rhdr_loader.learn.train import (
     TrainConfig,
     TrainError,
     build_from_meta,
@@ -256,9 +256,9 @@ def tta(source: str, data: str, out: str, crops: int, crop: int, lr: float, ema:
         uncertainty: str, reset: str, augs: str, limit: int | None, split: str, seed: int,
         quiet: bool, **kw: Any) -> None:
     """Test-time adaptation without labels (mean teacher); saves the merged teacher."""
+    from s2rhdr_loader.core.progress import Progress
+    from s2rhdr_loader.learn.tta import MeanTeacherTTA, TTAConfig
     from s2rhdr_loader.metrics import evaluate_torch
-    from s2rhdr_loader.progress import Progress
-    from s2rhdr_loader.tta import MeanTeacherTTA, TTAConfig
 
     model, meta = load_model(source)
     if not meta.get("adapter"):
@@ -340,7 +340,7 @@ def merge_cmd(path: str, out: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry: user errors print one line and exit 2, never a traceback."""
     # TrainError, CheckpointError, LayoutError ... are ValueErrors
-    run_click(cli, argv, "s2rhdr-train", (ValueError, OSError, KeyError),
+    run_click(cli, argv, "s2rhdr-train",
               interrupted="interrupted (run the same command again to resume)")
 
 

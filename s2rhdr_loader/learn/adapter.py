@@ -31,6 +31,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from s2rhdr_loader.core.errors import OptionError
+
 BRANCHES = ("share", "transfer")
 Filter = Callable[[str, nn.Module], bool]
 
@@ -57,11 +59,11 @@ class AdapterConfig:
         self.exclude = tuple(self.exclude)
         bad = [b for b in self.branches if b not in BRANCHES]
         if bad or not self.branches:
-            raise ValueError(f"adapter branches {list(self.branches)}: choose from {BRANCHES}")
+            raise OptionError(f"adapter branches {list(self.branches)}: choose from {BRANCHES}")
         if self.r_share < 1 or self.r_transfer < 1:
-            raise ValueError("adapter ranks must be >= 1")
+            raise OptionError("adapter ranks must be >= 1")
         if self.init not in ("kaiming", "official"):
-            raise ValueError(f"adapter init {self.init!r}: use 'kaiming' or 'official'")
+            raise OptionError(f"adapter init {self.init!r}: use 'kaiming' or 'official'")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -74,7 +76,7 @@ class AdapterConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"adapter config: unknown keys {unknown}")
+            raise OptionError(f"adapter config: unknown keys {unknown}")
         return cls(**data)
 
 
@@ -221,13 +223,13 @@ def inject(model: nn.Module, config: AdapterConfig | None = None,
     adapted model computes exactly what the backbone computed.
     """
     if adapted_layers(model):
-        raise ValueError("model already carries adapters; unwrap() or merge() it first")
+        raise OptionError("model already carries adapters; unwrap() or merge() it first")
     config = config or AdapterConfig()
     if overrides:
         config = AdapterConfig.from_dict({**config.to_dict(), **overrides})
     names = select_layers(model, config, filter_fn)
     if not names:
-        raise ValueError("adapter filter selected no Conv2d/Linear layer")
+        raise OptionError("adapter filter selected no Conv2d/Linear layer")
     gen_state = torch.random.get_rng_state()
     if config.seed is not None:
         torch.manual_seed(config.seed)
@@ -329,7 +331,7 @@ def load_backbone_state(model: nn.Module, state: Mapping[str, torch.Tensor]) -> 
     missing, unexpected = model.load_state_dict(mapped, strict=False)
     missing = [k for k in missing if not _is_adapter_key(k, wrapped)]
     if missing or unexpected:
-        raise ValueError(f"backbone weights do not fit the model: missing {missing[:3]}, "
+        raise OptionError(f"backbone weights do not fit the model: missing {missing[:3]}, "
                          f"unexpected {list(unexpected)[:3]}")
 
 
