@@ -15,7 +15,7 @@ import pytest
 from pipeline.batch import clean_stale_temps, load_plans, run_batch
 from pipeline.cli import main
 from s2rhdr_loader.core import layout
-from tests.test_mitsuba_plans import make_plan
+from tests.helpers.mitsuba_plans import make_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 

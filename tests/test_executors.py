@@ -9,7 +9,7 @@ import pytest
 from pipeline.errors import S2RError
 from pipeline.executors import run_tasks
 from s2rhdr_loader.core.progress import Progress
-from tests._tasks import square_or_fail
+from tests.helpers.tasks import square_or_fail
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -87,10 +89,49 @@ def test_bad_files_raise_errors_naming_the_path(tmp_path, hdr):
         exr.read_exr(tmp_path / "missing.exr")
 
 
-def test_write_is_atomic_and_leaves_no_temporary(tmp_path, hdr):
+def test_a_write_that_fails_half_way_leaves_the_old_file_and_no_temporary(tmp_path, hdr,
+                                                                          monkeypatch):
+    """The encoder dies after writing part of the file (a full disk): the previous frame
+    stays intact under its name and the partial temporary file is removed."""
+    import errno
+    import os
+
+    import OpenEXR
+
     p = tmp_path / "a.exr"
     exr.write_exr(p, hdr)
-    with pytest.raises(ValueError):
-        exr.write_exr(p, hdr[..., :2], channels=("R", "G", "B"))
+    before = p.read_bytes()
+
+    class DyingFile:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def write(self, path):
+            Path(path).write_bytes(before[: len(before) // 3])  # a partial EXR on disk
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(OpenEXR, "File", DyingFile)
+    with pytest.raises(OSError, match="No space left"):
+        exr.write_exr(p, hdr * 2)
+    monkeypatch.undo()
     assert sorted(x.name for x in tmp_path.iterdir()) == ["a.exr"]
-    assert exr.read_exr(p).shape == (24, 32, 3)
+    assert p.read_bytes() == before
+    assert exr.read_exr(p).shape == hdr.shape
+
+
+def test_published_files_get_the_umask_mode(tmp_path, hdr):
+    """mkstemp creates 0600; a dataset file must be readable like any plainly created file."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        for path in (exr.write_exr(tmp_path / "a.exr", hdr).path,):
+            assert os.stat(path).st_mode & 0o777 == 0o644
+        from s2rhdr_loader.core.hdr import write_hdr
+        from s2rhdr_loader.core.tiff import write_tiff16
+
+        assert os.stat(write_hdr(tmp_path / "b.hdr", np.abs(hdr))).st_mode & 0o777 == 0o644
+        tif = write_tiff16(tmp_path / "c.tif", np.zeros((4, 4, 3), np.uint16))
+        assert os.stat(tif).st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)

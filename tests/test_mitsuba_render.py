@@ -15,7 +15,7 @@ from pipeline.flow import warp_backward
 from pipeline.geometry import project, world_to_camera
 from pipeline.plan_model import CameraPose, LightPlan, SunPlan
 from s2rhdr_loader.core import exr, layout
-from tests.test_mitsuba_plans import make_plan
+from tests.helpers.mitsuba_plans import make_plan
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import plotting
 from s2rhdr_loader.core.hdr import write_hdr
-from tests.test_stats_scenes import hdr_scene, run_cli, write_sequence
+from tests.helpers.stats_scenes import hdr_scene, run_cli, write_sequence
 
 
 def decode(png: bytes) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import stats as S
 from s2rhdr_loader.core.hdr import write_hdr
-from tests.test_stats_scenes import hdr_scene, run_cli, write_sequence
+from tests.helpers.stats_scenes import hdr_scene, run_cli, write_sequence
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.validate import ValidateOptions, frame_checks, validate_dataset
 from s2rhdr_loader.core.exr import write_exr
-from tests.test_stats_scenes import (
+from tests.helpers.stats_scenes import (
     gamma_clipped,
     hdr_scene,
     official_normalised,

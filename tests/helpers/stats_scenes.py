@@ -1,6 +1,6 @@
 """Synthetic HDR frames and tiny datasets shared by the validate / stats / report tests.
 
-(Named test_stats_* so it belongs to the statistics test files; it holds no tests itself.)
+(A helper module: it holds no tests.)
 """
 
 from __future__ import annotations
