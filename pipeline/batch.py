@@ -60,19 +60,23 @@ class ShotOutcome:
 # ---- inputs -------------------------------------------------------------------------------
 
 def load_plans(paths: Sequence[str | os.PathLike], *, only: Sequence[str] = (),
-               seeds: Sequence[int] = ()) -> list[ShotPlan]:
+               seeds: Sequence[int] = (), profile: str | None = None,
+               resolution: tuple[int, int] | None = None) -> list[ShotPlan]:
     """Shots from spec files/folders (planned here) and ``plan.json`` files (used as is).
 
-    ``seeds`` renders every spec once per seed, as ``<name>-s<seed>``.
+    ``seeds`` renders every spec once per seed, as ``<name>-s<seed>``. ``profile`` (e.g.
+    ``"s2rhdr"``) and ``resolution`` override every spec before planning
+    (``pipeline.profiles``); they do not apply to ready-made ``plan.json`` files.
     """
     plan_files = [Path(p) for p in paths if str(p).endswith(".json")]
     spec_paths = [p for p in paths if not str(p).endswith(".json")]
     plans = [load_plan(p) for p in plan_files]
     if spec_paths:
         from pipeline.plan import make_plan
+        from pipeline.profiles import apply_profile
         from pipeline.spec import load_specs
 
-        for spec in load_specs(spec_paths):
+        for spec in (apply_profile(s, profile, resolution) for s in load_specs(spec_paths)):
             if seeds:
                 for s in seeds:
                     p = make_plan(spec, seed=int(s))

@@ -60,6 +60,10 @@ SHOT_TMP_PREFIX = ".tmp-"  # batch: a shot being rendered (``.tmp-<name>-<pid>``
 SHOT_OLD_PREFIX = ".old-"  # batch: a replaced shot being deleted
 MRQ_STAGING = ".mrq"  # Unreal: MRQ's raw output inside a shot folder
 MRQ_AUX_STAGING = ".mrq_aux"  # Unreal: raw material passes, converted by the host
+# Work state of a dataset root (shots in progress, claims, per-shot records, logs) lives in a
+# sibling folder, never inside the root: readers such as the official release take every
+# folder of the root for a sequence (``os.listdir`` in preprocess_s2r_hdr_data.py).
+WORK_SUFFIX = ".s2rhdr-work"
 CAMERA_PARAMS = "camera_params"
 PLAN_FILE = "plan.json"
 META_FILE = "meta.json"
@@ -82,6 +86,12 @@ def frame_path(seq_dir: str | os.PathLike, pass_name: str, index: int) -> Path:
 
 def camera_params_path(seq_dir: str | os.PathLike, index: int) -> Path:
     return Path(seq_dir) / CAMERA_PARAMS / f"{index:04d}.json"
+
+
+def work_dir(root: str | os.PathLike) -> Path:
+    """The sibling folder holding a dataset root's work state: ``data/`` -> ``data.s2rhdr-work/``."""
+    base = Path(root).resolve()
+    return base.with_name(base.name + WORK_SUFFIX)
 
 
 def safe_child(root: str | os.PathLike, *parts: str) -> Path:
