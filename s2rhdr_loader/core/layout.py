@@ -89,7 +89,7 @@ def camera_params_path(seq_dir: str | os.PathLike, index: int) -> Path:
 
 
 def work_dir(root: str | os.PathLike) -> Path:
-    """The sibling folder holding a dataset root's work state: ``data/`` -> ``data.s2rhdr-work/``."""
+    """The sibling folder holding a root's work state: ``data/`` -> ``data.s2rhdr-work/``."""
     base = Path(root).resolve()
     return base.with_name(base.name + WORK_SUFFIX)
 
