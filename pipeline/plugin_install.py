@@ -29,7 +29,8 @@ SITE_PACKAGES = Path("Content") / "Python" / "Lib" / "site-packages"
 # The editor side needs these (DESIGN.md section 1); their imports of our packages are
 # followed, so the layout/atomic/errors core that spec and plan use travels with them.
 VENDOR_ROOTS = ("pipeline.errors", "pipeline.geometry", "pipeline.plan_model", "pipeline.plan",
-                "pipeline.spec", "pipeline.shake", "s2rhdr_loader.core.layout",
+                "pipeline.spec", "pipeline.shake", "pipeline.unreal_calibration",
+                "s2rhdr_loader.core.layout",
                 "s2rhdr_loader.core.atomic", "s2rhdr_loader.core.errors")
 OUR_PACKAGES = ("pipeline", "s2rhdr_loader")
 # Never allowed inside the editor (the vendored closure is checked against this list).

@@ -20,7 +20,7 @@ import pytest
 from pipeline.backends import unreal as ub
 from pipeline.errors import RenderError, S2RError
 from s2rhdr_loader.core import exr, layout
-from tests.test_unreal_plugin import hand_plan
+from tests.helpers.unreal_plans import hand_plan
 
 DATA = Path(__file__).parent / "data"
 
