@@ -249,6 +249,11 @@ def install(project: str | Path, *, enable: bool = True) -> InstallReport:
     return InstallReport(target, modules, yaml_version, bool(enable), digest)
 
 
+def source_digest() -> str:
+    """Digest of this checkout's plugin files (equal to an up-to-date install's)."""
+    return _digest(source_files())
+
+
 def installed_status(project_dir: str | Path) -> tuple[Path, str | None]:
     """``(plugin dir, problem)``: None when the installed files equal this checkout's.
 

@@ -523,3 +523,51 @@ def test_editor_writer_publishes_files_with_the_umask_mode(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o644
     assert json.loads(path.read_text()) == {"a": 1}
     purge()
+
+
+def test_selftest_scene_goes_through_the_same_lock_and_job(ue, tmp_path):
+    """headless --selftest: the calibration level, materials and cards, the linear lock and
+    the MRQ job of every shot; then calibration.json next to the frames."""
+    from s2rhdr_unreal import headless
+
+    from pipeline import unreal_calibration as cal
+
+    exits: list[int] = []
+    out, status = tmp_path / "selftest", tmp_path / "status.json"
+    assert headless.main(["--selftest", "--out", str(out), "--status", str(status)],
+                         exit_fn=exits.append) == 0, ue.log_lines
+    assert cal.LEVEL in ue.assets and ue.saved.get(cal.LEVEL) == "level"
+    seq = ue.assets[f"/Game/S2RHDR/Sequences/{cal.NAME}"]
+    names = [b.display_name for b in seq.bindings]
+    assert sum(n.startswith(f"{cal.NAME}_emitter") for n in names) == 13
+    assert f"{cal.NAME}_backdrop" in names and f"{cal.NAME}_sun" in names
+    assert not any(n.endswith("_sky") for n in names)  # no sky light: the sun card sees the sun
+    _lock_volume(ue, seq)  # the same lock
+    card = next(b.template for b in seq.bindings if b.display_name.endswith("emitter_+6"))
+    mi = card.prop("static_mesh_component")._values["_materials"][0]
+    assert mi.prop("parent").get_name() == "M_S2RHDR_Emissive"
+    assert mi._values["_vectors"]["Emission"][0] == pytest.approx(2.0 ** (cal.EV100 + 6))
+    emissive = ue.assets["/Game/S2RHDR/Calibration/M_S2RHDR_Emissive"]
+    assert emissive.prop("shading_model") is ue.MaterialShadingModel.MSM_UNLIT
+    assert "MP_EMISSIVE_COLOR" in emissive._values["_inputs"]
+    assert card._values["_scale"] == pytest.approx((cal.CARD_M, cal.CARD_M, 1.0))
+    ue.simulate_render(True)
+    assert exits == [0]
+    record = json.loads((out / cal.CALIBRATION_FILE).read_text())
+    assert record["format"] == cal.FORMAT and len(record["targets"]) == 17
+    assert sorted(p.name for p in (out / "img").iterdir()) == ["0000.exr", "0001.exr",
+                                                               "0002.exr"]
+    assert ue.deprecated_calls == []
+
+
+def test_menu_offers_the_selftest(ue, tmp_path, monkeypatch):
+    from s2rhdr_unreal import menu
+
+    monkeypatch.setenv("S2RHDR_OUT", str(tmp_path / "out"))
+    sub = menu.register()
+    labels = [e.prop("_label") for _, e in sub.entries]
+    assert "Self-test linear output" in labels
+    assert menu.selftest() is not None
+    ue.simulate_render(True)
+    assert (tmp_path / "out" / "selftest" / "calibration.json").is_file()
+    assert any("unreal-selftest --from" in text for _, text in ue.dialogs)

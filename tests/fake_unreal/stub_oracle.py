@@ -43,7 +43,7 @@ DUMP_NOTES = {
     "5.5": "unreal-stub 0.2.1: UE 5.5.4",
     "5.6": "unreal-stub 0.3: UE 5.6.0-43139311",
 }
-TABLE_FORMAT = 4  # bump when the parsed fields change
+TABLE_FORMAT = 5  # bump when the parsed fields change
 _PROP_RE = re.compile(r"^\s*- ``(\w+)`` \((.*?)\):\s*(\[Read-Only\]|\[Read-Write\])?(.*)$")
 _DEPRECATED_RE = re.compile(r"\bdeprecated\b", re.IGNORECASE)
 
@@ -178,11 +178,12 @@ def parse(path: Path) -> dict[str, Any]:
                     members.append(item.target.id)
             doc = ast.get_docstring(node) or ""
             props, read_only, dep_props = _props(doc)
+            head = re.split(r"\*\*(?:C\+\+ Source|Editor Properties):\*\*", doc)[0]
             classes[node.name] = {
                 "bases": [b.id for b in node.bases if isinstance(b, ast.Name)],
                 "members": members, "props": props, "read_only": read_only,
                 "deprecated": deprecated, "deprecated_props": dep_props,
-                "class_deprecated": _deprecation(doc)}
+                "class_deprecated": _deprecation(head)}
     return {"format": TABLE_FORMAT, "source": str(path), "classes": classes,
             "functions": functions}
 

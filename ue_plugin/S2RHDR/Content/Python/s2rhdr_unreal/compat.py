@@ -22,19 +22,21 @@ LOSSLESS_EXR = ("NONE", "RLE", "ZIPS", "ZIP", "PIZ")
 LOSSY_EXR = ("DWAA", "DWAB", "B44", "B44A", "PXR24")
 OLDEST = (5, 2)  # MoviePipelinePrimaryConfig, add_or_update_console_variable, offscreen PIE
 
-# name -> (which versions have it, the shim that routes it). Sources: the unreal-stub dumps
-# (5.4 = 0.1, 5.5 = 0.2.1, 5.6 = 0.3) and the MRQ table (tests/fake_unreal/mrq_table.py).
+# name -> (availability, the shim that routes it). Availability: "5.5+" / "5.6+" (absent
+# before), "<=5.4" (absent after), "deprecated 5.6" (present, deprecated from 5.6). Sources:
+# the unreal-stub dumps (5.4 = 0.1, 5.5 = 0.2.1, 5.6 = 0.3) and the MRQ table
+# (tests/fake_unreal/mrq_table.py); tests/test_unreal_names.py checks each claim.
 VERSIONED: dict[str, tuple[str, str]] = {
     "LevelSequenceEditorSubsystem.add_spawnable_from_instance": ("5.6+", "add_spawnable"),
-    "LevelSequence.add_spawnable_from_instance": ("all; deprecated in 5.6", "add_spawnable"),
-    "MoviePipelineDeferredPassBase.use32_bit_post_process_materials": (
-        "<= 5.4 (5.5+: a bare UPROPERTY, not settable)", "set_aux_precision"),
+    "LevelSequence.add_spawnable_from_instance": ("deprecated 5.6", "add_spawnable"),
+    "MoviePipelineDeferredPassBase.use32_bit_post_process_materials": ("<=5.4",
+                                                                       "set_aux_precision"),
     "MoviePipelinePostProcessPass.high_precision_output": ("5.5+", "set_aux_precision"),
     "MoviePipelineCameraSetting.override_camera_overscan": ("5.5+", "set_camera_overscan"),
     "SkyAtmosphereComponent.get_atmospheric_light_to_match_illuminance_on_ground": (
         "5.5+", "engine_outer_space_lux"),
-    "MovieSceneTimeWarpVariant": ("5.5+ (play_rate is a float in 5.4)", "play_rate"),
-    "LightUnits.NITS": ("5.6+", "lighting.light_records(has_nits=...)"),
+    "MovieSceneTimeWarpVariant": ("5.5+", "play_rate"),
+    "LightUnits.NITS": ("5.6+", "lighting.apply (has_nits)"),
     "EXRCompressionFormat.RLE": ("5.4+", "exr_compression"),
     "EXRCompressionFormat.ZIPS": ("5.4+", "exr_compression"),
 }

@@ -128,7 +128,7 @@ def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
     game.set_editor_property("cinematic_quality_settings", True)
     game.set_editor_property("use_lod_zero", True)
     game.set_editor_property("flush_streaming_managers", True)
-    compat.set_first_property(game, ("disable_hlo_ds", "disable_hlods"), True)
+    game.set_editor_property("disable_hlo_ds", True)  # bDisableHLODs, as every dump spells it
     return job
 
 
@@ -214,11 +214,11 @@ def settings_summary(plan: Any, quality: str, shot: Any = None,
     s = mrq_settings(plan, quality)
     s = {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()}
     version = compat.engine_version()
-    lock = dict(getattr(shot, "lock_record", None) or {})
+    lock = dict(shot.lock_record) if shot is not None else {}
     exposure = {"ev100": plan.exposure.ev100, "scale": plan.exposure.scale}
     exposure.update({k: v for k, v in lock.items() if k != "level_blendables"})
     lighting_rec = lighting.summary(plan)
-    lighting_rec.update(dict(getattr(shot, "lighting", None) or {}))
+    lighting_rec.update(dict(shot.lighting) if shot is not None else {})
     out = {"engine_version": version, "variant": f"unreal-{version.split('-')[0]}",
            "quality": quality, "mrq": s, "exposure": exposure,
            "lock": {"level_blendables": lock.get("level_blendables", [])},
