@@ -242,3 +242,54 @@ def test_plugin_imports_only_stdlib_unreal_and_vendored_modules():
                     problems.append(f"{f.name}:{node.lineno}: {name} is not vendored")
     assert not problems, "\n".join(problems)
     assert (ROOT / "pipeline" / "unreal_calibration.py").is_file()
+
+
+def test_the_fake_refuses_what_a_version_lacks():
+    """The fake ``unreal`` raises like the editor for names, types and access the chosen
+    version does not allow (so a plugin test cannot pass on API the engine lacks)."""
+    from tests.helpers.unreal_plans import fake_engine
+
+    ue54, ue55, ue56 = (fake_engine(v) for v in VERSIONS)
+    with pytest.raises(AttributeError):
+        ue54.MovieSceneTimeWarpVariant  # noqa: B018 - 5.5+
+    assert not hasattr(ue55.LightUnits, "NITS") and hasattr(ue56.LightUnits, "NITS")
+    assert not hasattr(ue55.get_editor_subsystem(ue55.LevelSequenceEditorSubsystem),
+                       "add_spawnable_from_instance")
+    params = ue55.MovieSceneSkeletalAnimationParams()
+    with pytest.raises(TypeError, match="expected MovieSceneTimeWarpVariant"):
+        params.set_editor_property("play_rate", 1.0)  # the 0.2.1 dump's documented type
+    ue54.MovieSceneSkeletalAnimationParams().set_editor_property("play_rate", 1.0)
+    with pytest.raises(RuntimeError, match="read-only"):
+        ue56.SkyAtmosphere().set_editor_property("sky_atmosphere_component", None)
+    with pytest.raises(AttributeError, match="Failed to find property"):
+        ue56.PostProcessSettings().set_editor_property("bloom_intensityy", 0.0)
+    with pytest.raises(TypeError, match="expected Vector4"):
+        ue56.PostProcessSettings().set_editor_property("color_gamma", (1, 1, 1, 1))
+    seq = ue56.LevelSequence("/Game/S")
+    seq.add_spawnable_from_instance(ue56.Actor())
+    assert ue56.deprecated_calls and "Level Sequence Editor Subsystem" in \
+        ue56.deprecated_calls[0]
+
+
+def test_missing_dump_skips_with_the_reason(tmp_path, monkeypatch):
+    """Offline (pip cannot download the dump), the per-version tests skip and say why."""
+    import subprocess
+
+    monkeypatch.setenv("S2RHDR_UNREAL_STUBS", str(tmp_path))
+    monkeypatch.setattr(stub_oracle, "_installed", lambda version: None)
+    monkeypatch.setattr(stub_oracle, "_LOADED", {})
+    with pytest.raises(stub_oracle.StubUnavailable, match="not downloaded"):
+        stub_oracle.stub_file("5.4", fetch=False)
+
+    def offline(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version "
+                                                       "that satisfies the requirement")
+
+    monkeypatch.setattr(subprocess, "run", offline)
+    with pytest.raises(stub_oracle.StubUnavailable, match="pip download unreal-stub==0.1 "
+                                                           "failed: .*Could not find"):
+        stub_oracle.load_table("5.4")
+    from tests.helpers.unreal_plans import fake_engine
+
+    with pytest.raises(pytest.skip.Exception, match="UE 5.4 API dump unavailable"):
+        fake_engine("5.4")

@@ -105,8 +105,8 @@ class Builder:
                             f"(fake unreal {self.version})")
 
     # ---- object model --------------------------------------------------------------
-    def _object_model(self) -> None:  # noqa: C901 - the four base types belong together
-        b, m = self, self.m
+    def _object_model(self) -> None:
+        m = self.m
 
         class _EnumValue:
             def __init__(self, enum: str, name: str, value: int):
@@ -115,112 +115,9 @@ class Builder:
             def __repr__(self) -> str:
                 return f"{self.enum}.{self.name}"
 
-        class _Obj:
-            _PROPS: dict[str, Any] = {}
-            _ANY_PROPS: Callable[[str], bool] | None = None
-
-            def __init__(self, **kwargs: Any):
-                object.__setattr__(self, "_values", {})
-                object.__setattr__(self, "_id", next(b.ids))
-                for k, v in kwargs.items():
-                    self.set_editor_property(k, v)
-
-            @classmethod
-            def _fake_models(cls, name: str) -> bool:
-                for klass in cls.__mro__:
-                    if name in klass.__dict__.get("_PROPS", {}):
-                        return True
-                    check = klass.__dict__.get("_ANY_PROPS")
-                    if check is not None and check(name):
-                        return True
-                return False
-
-            @classmethod
-            def _allowed(cls, name: str) -> bool:
-                return cls._fake_models(name) and b.prop_known(cls, name)
-
-            @classmethod
-            def _default(cls, name: str) -> Any:
-                for klass in cls.__mro__:
-                    props = klass.__dict__.get("_PROPS", {})
-                    if name in props:
-                        d = props[name]
-                        return d() if callable(d) else d
-                return None
-
-            def _check(self, name: str) -> None:
-                if not self._allowed(name):
-                    raise AttributeError(f"{type(self).__name__}: Failed to find property "
-                                         f"'{name}' (fake unreal {b.version})")
-
-            def set_editor_property(self, name: str, value: Any, notify_mode: Any = None) -> None:
-                self._check(name)
-                type_, read_only = b.prop_info(type(self), name)
-                if read_only:
-                    raise RuntimeError(f"{type(self).__name__}: property '{name}' is read-only "
-                                       f"and cannot be set (fake unreal {b.version})")
-                b.check_type(type(self).__name__, name, type_, value)
-                self._validate(name, value)
-                b.record(self, "set_editor_property", name, value)
-                self._values[name] = value
-
-            def set_editor_properties(self, mapping: dict[str, Any]) -> None:
-                for k, v in mapping.items():
-                    self.set_editor_property(k, v)
-
-            def _validate(self, name: str, value: Any) -> None:
-                """Per-class checks the dump cannot express (overridden)."""
-
-            def get_editor_property(self, name: str) -> Any:
-                self._check(name)
-                if name not in self._values:
-                    self._values[name] = self._default(name)
-                value = self._values[name]
-                return copy.deepcopy(value) if isinstance(value, _Struct) else value
-
-            def prop(self, name: str) -> Any:
-                """Test helper: the stored value (no copy, no recording)."""
-                return self._values.get(name, self._default(name))
-
-            def __getattr__(self, name: str) -> Any:
-                if not name.startswith("_") and type(self)._allowed(name):
-                    return self.get_editor_property(name)
-                raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
-
-            def get_name(self) -> str:
-                return self._values.get("_name", f"{type(self).__name__}_{self._id}")
-
-            def __deepcopy__(self, memo: dict) -> Any:
-                return self  # UObjects are references; only structs are copied
-
-            @classmethod
-            def static_class(cls) -> type:
-                return cls
-
-        class _Struct(_Obj):
-            def __deepcopy__(self, memo: dict) -> Any:
-                new = object.__new__(type(self))
-                object.__setattr__(new, "_values", copy.deepcopy(self._values, memo))
-                object.__setattr__(new, "_id", self._id)
-                for k, v in self.__dict__.items():
-                    if k not in ("_values", "_id"):
-                        object.__setattr__(new, k, copy.deepcopy(v, memo))
-                return new
-
-        class _Vec(_Struct):
-            _FIELDS: tuple[str, ...] = ()
-
-            def __init__(self, *args: Any, **kwargs: Any):
-                super().__init__()
-                for k, v in zip(self._FIELDS, args):
-                    self._values[k] = v
-                for k, v in kwargs.items():
-                    self._values[k] = v
-
-            def tuple(self) -> tuple:
-                return tuple(self.prop(k) for k in self._FIELDS)
-
-        m._EnumValue, m._Obj, m._Struct, m._Vec = _EnumValue, _Obj, _Struct, _Vec
+        m._EnumValue = _EnumValue
+        m._Obj = _obj_class(self)
+        m._Struct, m._Vec = _struct_classes(m._Obj)
 
     # ---- class helpers -------------------------------------------------------------
     def enum(self, name: str, members: list[str] | dict[str, int]) -> type:
@@ -245,3 +142,120 @@ class Builder:
         klass = type(name, (self.m._Vec,), {"_FIELDS": fields, "_PROPS": props, **members})
         setattr(self.m, name, klass)
         return klass
+
+
+def _obj_class(b: Builder) -> type:
+    """UObject: editor properties checked against the version, recorded, structs copied."""
+
+    class _Obj:
+        _PROPS: dict[str, Any] = {}
+        _ANY_PROPS: Callable[[str], bool] | None = None
+
+        def __init__(self, **kwargs: Any):
+            object.__setattr__(self, "_values", {})
+            object.__setattr__(self, "_id", next(b.ids))
+            for k, v in kwargs.items():
+                self.set_editor_property(k, v)
+
+        @classmethod
+        def _fake_models(cls, name: str) -> bool:
+            for klass in cls.__mro__:
+                if name in klass.__dict__.get("_PROPS", {}):
+                    return True
+                check = klass.__dict__.get("_ANY_PROPS")
+                if check is not None and check(name):
+                    return True
+            return False
+
+        @classmethod
+        def _allowed(cls, name: str) -> bool:
+            return cls._fake_models(name) and b.prop_known(cls, name)
+
+        @classmethod
+        def _default(cls, name: str) -> Any:
+            for klass in cls.__mro__:
+                props = klass.__dict__.get("_PROPS", {})
+                if name in props:
+                    d = props[name]
+                    return d() if callable(d) else d
+            return None
+
+        def _check(self, name: str) -> None:
+            if not self._allowed(name):
+                raise AttributeError(f"{type(self).__name__}: Failed to find property "
+                                     f"'{name}' (fake unreal {b.version})")
+
+        def set_editor_property(self, name: str, value: Any, notify_mode: Any = None) -> None:
+            self._check(name)
+            type_, read_only = b.prop_info(type(self), name)
+            if read_only:
+                raise RuntimeError(f"{type(self).__name__}: property '{name}' is read-only "
+                                   f"and cannot be set (fake unreal {b.version})")
+            b.check_type(type(self).__name__, name, type_, value)
+            self._validate(name, value)
+            b.record(self, "set_editor_property", name, value)
+            self._values[name] = value
+
+        def set_editor_properties(self, mapping: dict[str, Any]) -> None:
+            for k, v in mapping.items():
+                self.set_editor_property(k, v)
+
+        def _validate(self, name: str, value: Any) -> None:
+            """Per-class checks the dump cannot express (overridden)."""
+
+        def get_editor_property(self, name: str) -> Any:
+            self._check(name)
+            if name not in self._values:
+                self._values[name] = self._default(name)
+            value = self._values[name]
+            return copy.deepcopy(value) if isinstance(value, b.m._Struct) else value
+
+        def prop(self, name: str) -> Any:
+            """Test helper: the stored value (no copy, no recording)."""
+            return self._values.get(name, self._default(name))
+
+        def __getattr__(self, name: str) -> Any:
+            if not name.startswith("_") and type(self)._allowed(name):
+                return self.get_editor_property(name)
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+        def get_name(self) -> str:
+            return self._values.get("_name", f"{type(self).__name__}_{self._id}")
+
+        def __deepcopy__(self, memo: dict) -> Any:
+            return self  # UObjects are references; only structs are copied
+
+        @classmethod
+        def static_class(cls) -> type:
+            return cls
+
+    return _Obj
+
+
+def _struct_classes(_Obj: type) -> tuple[type, type]:
+    """Structs (deep-copied on get) and vector-like structs built from positional fields."""
+
+    class _Struct(_Obj):
+        def __deepcopy__(self, memo: dict) -> Any:
+            new = object.__new__(type(self))
+            object.__setattr__(new, "_values", copy.deepcopy(self._values, memo))
+            object.__setattr__(new, "_id", self._id)
+            for k, v in self.__dict__.items():
+                if k not in ("_values", "_id"):
+                    object.__setattr__(new, k, copy.deepcopy(v, memo))
+            return new
+
+    class _Vec(_Struct):
+        _FIELDS: tuple[str, ...] = ()
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__()
+            for k, v in zip(self._FIELDS, args):
+                self._values[k] = v
+            for k, v in kwargs.items():
+                self._values[k] = v
+
+        def tuple(self) -> tuple:
+            return tuple(self.prop(k) for k in self._FIELDS)
+
+    return _Struct, _Vec

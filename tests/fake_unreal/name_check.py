@@ -11,8 +11,8 @@ What counts as a use (AST scan of ``ue_plugin/S2RHDR/Content/Python``):
 - ``unreal.X`` / ``unreal.X.Y`` chains: class or module function X, member Y;
 - ``obj.method(...)`` calls whose method is not Python's or our own: the engine class that
   has it is declared in :data:`CALL_OWNERS` (undeclared calls are reported as unknown);
-- ``set_editor_property("p", ...)`` / ``get_editor_property("p")`` and ``try_set(o, "p", ...)``
-  and ``set_first_property(o, ("p", ...))``: property p on some class of that version;
+- ``set_editor_property("p", ...)`` / ``get_editor_property("p")`` and ``try_set(o, "p", ...)``:
+  property p on some class of that version;
 - ``getattr(x, "n", ...)`` / ``hasattr(x, "n")`` probes: n must name something of *some*
   version (a typo would silently take the fallback forever).
 """
@@ -90,8 +90,7 @@ CALL_OWNERS: dict[str, tuple[str, ...]] = {
 PY_METHODS = set().union(*(dir(t) for t in (str, list, dict, set, tuple, int, float, bytes,
                                             Path, Fraction, argparse.ArgumentParser)))
 PY_METHODS |= {"withdraw", "destroy", "fileno", "flush", "write"}  # tkinter / file objects
-PROP_CALLS = {"set_editor_property": 0, "get_editor_property": 0, "try_set": 1,
-              "set_first_property": 1}
+PROP_CALLS = {"set_editor_property": 0, "get_editor_property": 0, "try_set": 1}
 
 
 @dataclass(frozen=True)

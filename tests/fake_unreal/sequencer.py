@@ -12,6 +12,7 @@ def install(b: Builder) -> None:
     _channels_and_sections(b)
     _tracks(b)
     _sequence(b)
+    _asset_tools(b)
 
 
 def _channels_and_sections(b: Builder) -> None:
@@ -210,6 +211,10 @@ def _sequence(b: Builder) -> None:
     # the restriction keeps this method only where the dump has it (5.6)
     b.cls("LevelSequenceEditorSubsystem", m._Obj,
           add_spawnable_from_instance=sub_add_spawnable)
+
+
+def _asset_tools(b: Builder) -> None:
+    m = b.m
 
     class AssetTools(m._Obj):
         def create_asset(self, asset_name: str, package_path: str, asset_class: type,

@@ -17,6 +17,7 @@ def install(b: Builder) -> None:
     _structs(b)
     _post_process(b)
     _assets(b)
+    _materials(b)
     _actors(b)
     _lights(b)
 
@@ -175,6 +176,10 @@ def _assets(b: Builder) -> None:
 
     m.saved: dict[str, Any] = {}  # asset path -> what was on disk after the last save
     m.EditorAssetLibrary = EditorAssetLibrary
+
+
+def _materials(b: Builder) -> None:
+    m = b.m
 
     class MaterialEditingLibrary:
         @staticmethod

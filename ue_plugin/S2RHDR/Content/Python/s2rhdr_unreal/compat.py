@@ -12,7 +12,6 @@ MRQ table) accepts such a name only if it is listed here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any
 
 import unreal
@@ -172,15 +171,6 @@ def try_set(obj: Any, name: str, value: Any) -> bool:
     except Exception:
         return False
     return True
-
-
-def set_first_property(obj: Any, names: Iterable[str], value: Any) -> str | None:
-    """Set the first editor property of ``names`` the object has (``disable_hlo_ds`` is the
-    Python spelling of ``bDisableHLODs`` in every 5.x dump; ``disable_hlods`` in 5.7 docs)."""
-    for name in names:
-        if try_set(obj, name, value):
-            return name
-    return None
 
 
 def set_aux_precision(deferred: Any, entries: list[Any]) -> str:
