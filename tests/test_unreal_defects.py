@@ -17,13 +17,17 @@ from pipeline.plan_model import SkyPlan, SunPlan
 from tests.fake_unreal.world import REC709, transmittance
 from tests.helpers.unreal_plans import (
     ROOT,
+    engine_scale,
     hand_plan,
     install_fake,
+    job_of,
+    lock_volume,
     plugin_module,
     purge,
     register_assets,
+    sequence_of,
+    start_headless,
 )
-from tests.test_unreal_plugin import _job, _lock_volume, _sequence, engine_scale, start_headless
 
 ENGINES = ["5.4", "5.5", "5.6"]
 
@@ -111,7 +115,7 @@ def test_2_engine_pixel_scale_equals_the_plan_scale_even_at_the_clamps(ue, tmp_p
         exposure=dataclasses.replace(plan.exposure, ev100=ev100, scale=2.0 ** -ev100))
     register_assets(ue, plan)
     start_headless(ue, plan, tmp_path)
-    pp = _lock_volume(ue, _sequence(ue, plan)).prop("settings")
+    pp = lock_volume(ue, sequence_of(ue, plan)).prop("settings")
     assert pp.prop("camera_iso") >= 1.0 and 1.0 <= pp.prop("camera_shutter_speed") <= 2000.0
     assert engine_scale(pp, ue.cvars) == pytest.approx(2.0 ** -ev100, rel=1e-9)
     assert pp.prop("override_auto_exposure_bias") is True
@@ -128,7 +132,7 @@ def test_2_project_cvars_are_read_compensated_and_recorded(ue, tmp_path, extend,
     plan = hand_plan()
     register_assets(ue, plan)
     rc, exits, out, status = start_headless(ue, plan, tmp_path)
-    pp = _lock_volume(ue, _sequence(ue, plan)).prop("settings")
+    pp = lock_volume(ue, sequence_of(ue, plan)).prop("settings")
     assert pp.prop("auto_exposure_bias") == pytest.approx(bias, abs=1e-12)
     assert engine_scale(pp, ue.cvars) == pytest.approx(plan.exposure.scale, rel=1e-9)
     ue.simulate_render(True)
@@ -144,7 +148,7 @@ def test_2_unreadable_lens_attenuation_falls_back_to_the_default(ue, tmp_path):
     plan = hand_plan()
     register_assets(ue, plan)
     start_headless(ue, plan, tmp_path)
-    pp = _lock_volume(ue, _sequence(ue, plan)).prop("settings")
+    pp = lock_volume(ue, sequence_of(ue, plan)).prop("settings")
     assert pp.prop("auto_exposure_bias") == 0.0
     assert any("LensAttenuation unreadable" in line for line in ue.log_lines)
 
@@ -179,7 +183,7 @@ def test_4_camera_overscan_override_only_where_it_exists(ue, tmp_path):
 
     plan, shot = _shot(ue)
     render.configure_job(plan, shot.sequence, shot.level, tmp_path / ".mrq")
-    _, cfg = _job(ue)
+    _, cfg = job_of(ue)
     cam = cfg.find_setting_by_class(ue.MoviePipelineCameraSetting)
     assert cam.prop("overscan_percentage") == 0.0
     if ue.__fake_version__ == "5.4":
@@ -239,7 +243,7 @@ def test_6_camera_focus_is_disabled_and_the_lock_keeps_the_exposure_aperture(ue)
     plan, shot = _shot(ue)
     comp = shot.camera.get_object_template().get_cine_camera_component()
     assert comp.prop("focus_settings").prop("focus_method") is ue.CameraFocusMethod.DISABLE
-    pp = _lock_volume(ue, shot.sequence).prop("settings")
+    pp = lock_volume(ue, shot.sequence).prop("settings")
     assert pp.prop("depth_of_field_fstop") == plan.camera.fstop
     assert pp.prop("depth_of_field_focal_distance") == 0.0
     assert pp.prop("override_depth_of_field_focal_distance") is True
@@ -251,7 +255,7 @@ def test_7_lock_overrides_tint_tonal_grading_and_curves(ue, tmp_path):
     plan = hand_plan()
     register_assets(ue, plan)
     start_headless(ue, plan, tmp_path)
-    pp = _lock_volume(ue, _sequence(ue, plan)).prop("settings")
+    pp = lock_volume(ue, sequence_of(ue, plan)).prop("settings")
     assert pp.prop("scene_color_tint").tuple() == (1.0, 1.0, 1.0, 1.0)
     for tone in ("shadows", "midtones", "highlights"):
         for name in ("saturation", "contrast", "gamma", "gain"):

@@ -18,11 +18,16 @@ from tests.helpers.unreal_plans import (
     LEVEL,
     PLUGIN_PY,
     ROOT,
+    engine_scale,
     hand_plan,
     install_fake,
+    job_of,
+    lock_volume,
     plugin_module,
     purge,
     register_assets,
+    sequence_of,
+    start_headless,
 )
 
 SPECS = sorted(p for p in (ROOT / "scene_specs").glob("*.yaml") if not p.name.startswith("_"))
@@ -48,42 +53,12 @@ def norm_deg(a: float) -> float:
     return (a + 180.0) % 360.0 - 180.0
 
 
-def start_headless(fake, plan: ShotPlan, tmp_path, quality: str = "default", *extra: str):
-    from s2rhdr_unreal import headless
-
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "plan.json").write_text(plan.to_json())
-    exits: list[int] = []
-    out, status = tmp_path / "shot", tmp_path / "status.json"
-    rc = headless.main(["--plan", str(tmp_path / "plan.json"), "--out", str(out),
-                        "--status", str(status), "--quality", quality, *extra],
-                       exit_fn=exits.append)
-    return rc, exits, out, status
-
-
-def _job(fake):
-    sub = fake.get_editor_subsystem(fake.MoviePipelineQueueSubsystem)
-    (job,) = sub.queue.get_jobs()
-    return job, job.get_configuration()
-
-
-def _lock_volume(fake, sequence):
-    vols = [b.template for b in sequence.bindings if type(b.template).__name__ ==
-            "PostProcessVolume"]
-    assert len(vols) == 1, "exactly one linear-lock volume, as a spawnable of the sequence"
-    return vols[0]
-
-
-def _sequence(fake, plan):
-    return fake.assets[f"/Game/S2RHDR/Sequences/{plan.name}"]
-
-
 # ---- the whole headless shot ------------------------------------------------------------
 
 def _check_shot(fake, plan: ShotPlan, tmp_path) -> None:
     rc, exits, out, status = start_headless(fake, plan, tmp_path)
     assert rc == 0 and exits == [], fake.log_lines
-    seq = _sequence(fake, plan)
+    seq = sequence_of(fake, plan)
     frames = [f.index for f in plan.timeline]
 
     # sequence: rate, playback range, camera cut extended over the warm-up frames
@@ -160,7 +135,7 @@ def _check_shot(fake, plan: ShotPlan, tmp_path) -> None:
             assert (frames[0], False, None) in keys and (first_visible, True, None) in keys
 
     # the linear lock
-    vol = _lock_volume(fake, seq)
+    vol = lock_volume(fake, seq)
     assert vol.prop("unbound") is True and vol.prop("priority") >= 1e5
     assert vol.prop("blend_weight") == 1.0
     pp = vol.prop("settings")
@@ -184,7 +159,7 @@ def _check_shot(fake, plan: ShotPlan, tmp_path) -> None:
     assert pp.prop("color_gamma").tuple() == (1.0, 1.0, 1.0, 1.0)
 
     # the MRQ job
-    job, cfg = _job(fake)
+    job, cfg = job_of(fake)
     assert job.prop("sequence").prop("path_string") == seq.get_path_name()
     level = plan.environment.backends["unreal"]["level"]
     assert job.prop("map").prop("path_string") == f"{level}.{level.rsplit('/', 1)[-1]}"
@@ -255,19 +230,6 @@ def _check_shot(fake, plan: ShotPlan, tmp_path) -> None:
     assert fake.deprecated_calls == [], "no member deprecated in this version is called"
 
 
-def engine_scale(pp, cvars) -> float:
-    """The pixel value of 1 cd/m^2 the engine gives with these post-process settings, from
-    the engine source (PostProcessEyeAdaptation.cpp CalculateManualAutoExposure and
-    LuminanceMaxFromLensAttenuation; PostProcessEyeAdaptation.usf EyeAdaptationCommon):
-    2^bias / (LuminanceMax * 2^EV100), EV100 = log2(N^2 S 100 / max(1, ISO))."""
-    ev = math.log2(pp.prop("depth_of_field_fstop") ** 2 * pp.prop("camera_shutter_speed") * 100
-                   / max(1.0, pp.prop("camera_iso")))
-    lum_max = 1.0
-    if int(cvars.get("r.DefaultFeature.AutoExposure.ExtendDefaultLuminanceRange", 0)):
-        lum_max = 0.78 / max(cvars.get("r.EyeAdaptation.LensAttenuation", 0.78), 0.01)
-    return 2.0 ** pp.prop("auto_exposure_bias") / (lum_max * 2.0 ** ev)
-
-
 def test_hand_plan_builds_locks_and_renders(ue, tmp_path):
     plan = hand_plan()
     register_assets(ue, plan)
@@ -290,7 +252,7 @@ def test_every_scene_spec_builds_and_renders(tmp_path, monkeypatch):
         _check_shot(fake, plan, tmp_path / f"s{i}")
         # actor count and assets exactly as the spec names them
         spec = load_spec(path)
-        seq = _sequence(fake, plan)
+        seq = sequence_of(fake, plan)
         templates = [b.template for b in seq.bindings
                      if type(b.template).__name__ in ("SkeletalMeshActor", "StaticMeshActor")]
         assert len(templates) == len(spec.actors)
@@ -312,11 +274,11 @@ def test_version_branches(version, tmp_path, monkeypatch):
     plan = hand_plan()
     register_assets(ue, plan)
     _check_shot(ue, plan, tmp_path)
-    _, cfg = _job(ue)
+    _, cfg = job_of(ue)
     exr = cfg.find_setting_by_class(ue.MoviePipelineImageSequenceOutput_EXR)
     # ZIP by name: 2 before the 5.4 renumbering, 3 after (mrq_table EXR rows)
     assert exr.prop("compression").value == (2 if version == "5.3" else 3)
-    seq = _sequence(ue, plan)
+    seq = sequence_of(ue, plan)
     dog = next(b for b in seq.bindings if b.display_name.endswith("actor_02"))
     rate = dog.find_tracks_by_type(ue.MovieSceneSkeletalAnimationTrack)[0].sections[0].prop(
         "params").prop("play_rate")
@@ -400,7 +362,7 @@ def test_path_tracer_job_replaces_deferred_pass(ue, tmp_path):
     register_assets(ue, plan)
     shot = sequence.build_sequence(plan)
     render.configure_job(plan, shot.sequence, shot.level, tmp_path / ".mrq", "final")
-    _, cfg = _job(ue)
+    _, cfg = job_of(ue)
     kinds = [type(s).__name__ for s in cfg.get_all_settings()]
     assert "MoviePipelineDeferredPass_PathTracer" in kinds
     assert "MoviePipelineDeferredPassBase" not in kinds
@@ -485,7 +447,7 @@ def test_headless_reads_the_job_file_when_paths_have_spaces(ue, tmp_path, monkey
     assert headless.main([], exit_fn=exits.append) == 0
     ue.simulate_render(True)
     assert exits == [0] and json.loads((base / "status.json").read_text())["ok"] is True
-    _, cfg = _job(ue)
+    _, cfg = job_of(ue)
     aa = cfg.find_setting_by_class(ue.MoviePipelineAntiAliasingSetting)
     assert aa.prop("spatial_sample_count") == 1  # the job file's quality=preview was used
     assert (base / "shot" / "img" / "0002.exr").is_file()
@@ -542,7 +504,7 @@ def test_selftest_scene_goes_through_the_same_lock_and_job(ue, tmp_path):
     assert sum(n.startswith(f"{cal.NAME}_emitter") for n in names) == 13
     assert f"{cal.NAME}_backdrop" in names and f"{cal.NAME}_sun" in names
     assert not any(n.endswith("_sky") for n in names)  # no sky light: the sun card sees the sun
-    _lock_volume(ue, seq)  # the same lock
+    lock_volume(ue, seq)  # the same lock
     card = next(b.template for b in seq.bindings if b.display_name.endswith("emitter_+6"))
     mi = card.prop("static_mesh_component")._values["_materials"][0]
     assert mi.prop("parent").get_name() == "M_S2RHDR_Emissive"

@@ -4,6 +4,7 @@ plugin importable against it."""
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,49 @@ def register_assets(fake: Any, plan: ShotPlan) -> None:
             fake.add_asset(refs["mesh"], kind)
         if refs.get("anim"):
             fake.add_asset(refs["anim"], "AnimSequence")
+
+
+def start_headless(fake: Any, plan: ShotPlan, tmp_path: Path, quality: str = "default",
+                   *extra: str) -> tuple[int, list[int], Path, Path]:
+    """``headless.main`` on ``plan`` as the host would call it; exits are recorded."""
+    from s2rhdr_unreal import headless
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "plan.json").write_text(plan.to_json())
+    exits: list[int] = []
+    out, status = tmp_path / "shot", tmp_path / "status.json"
+    rc = headless.main(["--plan", str(tmp_path / "plan.json"), "--out", str(out),
+                        "--status", str(status), "--quality", quality, *extra],
+                       exit_fn=exits.append)
+    return rc, exits, out, status
+
+
+def job_of(fake: Any) -> tuple[Any, Any]:
+    """The one MRQ job in the fake queue and its config."""
+    sub = fake.get_editor_subsystem(fake.MoviePipelineQueueSubsystem)
+    (job,) = sub.queue.get_jobs()
+    return job, job.get_configuration()
+
+
+def lock_volume(fake: Any, sequence: Any) -> Any:
+    vols = [b.template for b in sequence.bindings if type(b.template).__name__ ==
+            "PostProcessVolume"]
+    assert len(vols) == 1, "exactly one linear-lock volume, as a spawnable of the sequence"
+    return vols[0]
+
+
+def sequence_of(fake: Any, plan: ShotPlan) -> Any:
+    return fake.assets[f"/Game/S2RHDR/Sequences/{plan.name}"]
+
+
+def engine_scale(pp: Any, cvars: dict) -> float:
+    """The pixel value of 1 cd/m^2 the engine gives with these post-process settings, from
+    the engine source (PostProcessEyeAdaptation.cpp CalculateManualAutoExposure and
+    LuminanceMaxFromLensAttenuation; PostProcessEyeAdaptation.usf EyeAdaptationCommon):
+    2^bias / (LuminanceMax * 2^EV100), EV100 = log2(N^2 S 100 / max(1, ISO))."""
+    ev = math.log2(pp.prop("depth_of_field_fstop") ** 2 * pp.prop("camera_shutter_speed") * 100
+                   / max(1.0, pp.prop("camera_iso")))
+    lum_max = 1.0
+    if int(cvars.get("r.DefaultFeature.AutoExposure.ExtendDefaultLuminanceRange", 0)):
+        lum_max = 0.78 / max(cvars.get("r.EyeAdaptation.LensAttenuation", 0.78), 0.01)
+    return 2.0 ** pp.prop("auto_exposure_bias") / (lum_max * 2.0 ** ev)
