@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= out/demo
 JOBS    ?= 2
 
-.PHONY: demo test lint setup llvm bench clean
+.PHONY: demo test lint setup llvm bench clean unreal-stubs unreal-names
 
 $(STAMP): setup.cfg requirements-lock.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,7 +15,17 @@ $(STAMP): setup.cfg requirements-lock.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP) llvm
+setup: $(STAMP) llvm unreal-stubs
+
+# The UE 5.4/5.5/5.6 Python API dumps (unreal-stub 0.1/0.2.1/0.3) the Unreal tests check the
+# plugin against, parsed once into .venv/unreal-stubs/. Offline, those tests skip and say why.
+unreal-stubs: $(STAMP)
+	@$(BIN)/python -W ignore::RuntimeWarning -m tests.fake_unreal.stub_oracle --fetch \
+	  || echo "unreal-stub dumps not fetched: the per-version Unreal tests will skip"
+
+# Names the Unreal plugin uses, per engine version: used / unknown / deprecated.
+unreal-names: unreal-stubs
+	$(BIN)/python -m tests.fake_unreal.name_check
 
 # Mitsuba's fast llvm_ad_rgb variant needs LLVM >= 16 (Debian 12 ships 15, which crashes it).
 # Best effort: without it the renderer falls back to scalar_rgb (about 2x slower).

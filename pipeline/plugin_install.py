@@ -29,7 +29,8 @@ SITE_PACKAGES = Path("Content") / "Python" / "Lib" / "site-packages"
 # The editor side needs these (DESIGN.md section 1); their imports of our packages are
 # followed, so the layout/atomic/errors core that spec and plan use travels with them.
 VENDOR_ROOTS = ("pipeline.errors", "pipeline.geometry", "pipeline.plan_model", "pipeline.plan",
-                "pipeline.spec", "pipeline.shake", "s2rhdr_loader.core.layout",
+                "pipeline.spec", "pipeline.shake", "pipeline.unreal_calibration",
+                "s2rhdr_loader.core.layout",
                 "s2rhdr_loader.core.atomic", "s2rhdr_loader.core.errors")
 OUR_PACKAGES = ("pipeline", "s2rhdr_loader")
 # Never allowed inside the editor (the vendored closure is checked against this list).
@@ -246,6 +247,11 @@ def install(project: str | Path, *, enable: bool = True) -> InstallReport:
     if changed:
         atomic_write_text(project, json.dumps(data, indent="\t") + "\n")
     return InstallReport(target, modules, yaml_version, bool(enable), digest)
+
+
+def source_digest() -> str:
+    """Digest of this checkout's plugin files (equal to an up-to-date install's)."""
+    return _digest(source_files())
 
 
 def installed_status(project_dir: str | Path) -> tuple[Path, str | None]:

@@ -20,7 +20,7 @@ import pytest
 from pipeline.backends import unreal as ub
 from pipeline.errors import RenderError, S2RError
 from s2rhdr_loader.core import exr, layout
-from tests.test_unreal_plugin import hand_plan
+from tests.helpers.unreal_plans import hand_plan
 
 DATA = Path(__file__).parent / "data"
 
@@ -54,13 +54,20 @@ def plan():
 
 
 def run(plan, tmp_path, editor, project, mode, monkeypatch, **options):
+    """One shot through the launcher (self-test gate off unless the test turns it on)."""
     monkeypatch.setenv("FAKE_EDITOR_MODE", mode)
     monkeypatch.setenv("FAKE_EDITOR_STATE", str(tmp_path / "attempts"))
     ticks: list[int] = []
     out = tmp_path / "out" / plan.name
+    options = {"skip_selftest": "1", **options}
     files = ub.render(plan, out, quality="preview", progress=ticks.append,
                       options={"editor": str(editor), "project": str(project), **options})
     return out, files, ticks
+
+
+def logs(tmp_path):
+    """Per-shot logs live in the dataset root's work folder, never in the root."""
+    return tmp_path / ("out" + layout.WORK_SUFFIX) / "logs"
 
 
 def test_ok_render_writes_valid_layout_streams_log_and_progress(plan, tmp_path, editor, project,
@@ -78,7 +85,8 @@ def test_ok_render_writes_valid_layout_streams_log_and_progress(plan, tmp_path, 
     assert json.loads((out / "plan.json").read_text())["render"]["passes"] == ["img"]
     assert layout.read_json(layout.camera_params_path(out, 2)) == json.loads(
         json.dumps(plan.camera_params(2)))
-    log = (tmp_path / "out" / "_logs" / f"{plan.name}.unreal.1.log").read_text()
+    log = (logs(tmp_path) / f"{plan.name}.unreal.1.log").read_text()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [plan.name]
     assert log.startswith(f"$ {editor} {project} -ExecutePythonScript=")
     assert "S2RHDR_PROGRESS 3/3" in log and "S2RHDR_DONE" in log
     assert attempts(tmp_path) == 1
@@ -94,9 +102,8 @@ def test_crash_is_retried_then_succeeds(plan, tmp_path, editor, project, monkeyp
     assert attempts(tmp_path) == 2
     assert sum(ticks) == plan.frames  # progress is not double-counted across attempts
     assert layout.read_sequence(out).num_frames == plan.frames
-    logs = tmp_path / "out" / "_logs"
-    assert "SIGSEGV" in (logs / f"{plan.name}.unreal.1.log").read_text()
-    assert "S2RHDR_DONE" in (logs / f"{plan.name}.unreal.2.log").read_text()
+    assert "SIGSEGV" in (logs(tmp_path) / f"{plan.name}.unreal.1.log").read_text()
+    assert "S2RHDR_DONE" in (logs(tmp_path) / f"{plan.name}.unreal.2.log").read_text()
 
 
 def test_repeated_crash_fails_after_retries(plan, tmp_path, editor, project, monkeypatch):
@@ -170,7 +177,8 @@ def test_configuration_errors_are_one_line(plan, tmp_path, editor, project, monk
     bare.parent.mkdir()
     bare.write_text("{}")
     with pytest.raises(S2RError, match=r"S2RHDR plugin is not installed.*install-plugin"):
-        ub.render(plan, tmp_path / "o", options={"editor": str(editor), "project": str(bare)})
+        ub.render(plan, tmp_path / "o", options={"editor": str(editor), "project": str(bare),
+                                                 "skip_selftest": "1"})
     # an out-of-date install (a plugin file changed since) is refused too
     headless = project.parent / "Plugins" / "S2RHDR" / ub.HEADLESS
     headless.write_text(headless.read_text() + "\n# edited\n")
@@ -220,7 +228,8 @@ def test_paths_with_spaces_render_through_the_job_file(plan, tmp_path, editor, p
                                                        monkeypatch):
     monkeypatch.setenv("FAKE_EDITOR_MODE", "ok")
     out = tmp_path / "data set" / plan.name
-    ub.render(plan, out, options={"editor": str(editor), "project": str(project)})
+    ub.render(plan, out, options={"editor": str(editor), "project": str(project),
+                                  "skip_selftest": True})
     assert layout.read_sequence(out).num_frames == plan.frames
     assert not (out / ub.JOB_NAME).exists()
 
@@ -257,7 +266,8 @@ def test_batch_with_the_unreal_backend_checks_the_passes_it_wrote(tmp_path, edit
                                   passes=("img", "depth", "flow")))
     out = tmp_path / "ds"
     outcomes = run_batch([p], out, backend="unreal", quality="preview", show_progress=False,
-                         options={"editor": str(editor), "project": str(project)})
+                         options={"editor": str(editor), "project": str(project),
+                                  "skip_selftest": "1"})
     assert [(o.status, o.frames) for o in outcomes] == [("rendered", 2)], outcomes
     assert layout.verify_sequence(out, p.name) == []
     assert set(layout.read_sequence(out / p.name).passes) == {"depth"}
@@ -289,3 +299,92 @@ def test_depth_and_normal_passes_converted_on_the_host(tmp_path, editor, project
     assert set(layout.read_sequence(out).passes) == {"depth", "normal"}
     assert layout.frame_path(out, "depth", 0) in files
     assert not (out / ".mrq_aux").exists() and not (out / ".mrq").exists()
+
+
+def test_9_dim_linear_shot_passes_the_host(plan, tmp_path, editor, project, monkeypatch):
+    """A correctly exposed overcast or indoor shot may peak below 1.0: the host's check is
+    the validation module's linearity evidence (check_shot), not "some value above 1"."""
+    out, files, _ = run(plan, tmp_path, editor, project, "dim", monkeypatch)
+    seq = layout.read_sequence(out)
+    assert seq.num_frames == plan.frames
+    assert max(float(exr.read_exr(f).max()) for f in seq.frames) < 1.0
+
+
+def test_3_path_traced_shot_through_the_host(plan, tmp_path, editor, project, monkeypatch):
+    """The fake editor writes MRQ's files under the plugin's pass names (PathTracer...)."""
+    from dataclasses import replace
+
+    pt = replace(plan, render=replace(plan.render, passes=("img", "depth"),
+                                      quality={"unreal": {"path_tracer": True}}))
+    monkeypatch.setenv("FAKE_EDITOR_MODE", "ok")
+    out = tmp_path / "out" / pt.name
+    ub.render(pt, out, quality="final", options={
+        "editor": str(editor), "project": str(project), "skip_selftest": "1"})
+    assert layout.read_sequence(out).num_frames == pt.frames
+    assert set(layout.read_sequence(out).passes) == {"depth"}
+
+
+@pytest.fixture
+def selftest_env(monkeypatch, tmp_path):
+    """The fake editor renders synthetic calibration frames from tests/helpers."""
+    monkeypatch.setenv("FAKE_EDITOR_REPO", str(Path(__file__).resolve().parents[1]))
+    monkeypatch.setenv("FAKE_EDITOR_STATE", str(tmp_path / "attempts"))
+
+
+def test_batch_refuses_without_a_verdict_and_renders_after_a_passing_selftest(
+        plan, tmp_path, editor, project, monkeypatch, selftest_env):
+    options = {"editor": str(editor), "project": str(project)}
+    monkeypatch.setenv("FAKE_EDITOR_MODE", "ok")
+    with pytest.raises(RenderError, match=r"no Unreal linearity self-test verdict.*"
+                                          r"unreal-selftest --project"):
+        ub.render(plan, tmp_path / "out" / plan.name, options=options)
+    assert not (tmp_path / "attempts").exists(), "refused before starting the editor"
+    analysis, verdict = ub.run_selftest(options)
+    assert analysis.ok, analysis.line()
+    assert verdict == project.parent / "Saved" / "S2RHDR" / "selftest-verdict.json"
+    record = json.loads(verdict.read_text())
+    assert record["ok"] is True and record["editor"] == str(editor)
+    assert record["checks"]["slope"] == pytest.approx(1.0, abs=1e-3)
+    out = tmp_path / "out" / plan.name
+    ub.render(plan, out, quality="preview", options=options)  # now allowed
+    assert layout.read_sequence(out).num_frames == plan.frames
+    # a menu run's folder is analysed without starting the editor
+    again, _ = ub.run_selftest(options, source=project.parent / "Saved" / "S2RHDR" /
+                               "selftest")
+    assert again.ok
+
+
+def test_failing_selftest_blocks_the_batch_and_says_why(plan, tmp_path, editor, project,
+                                                        monkeypatch, selftest_env):
+    options = {"editor": str(editor), "project": str(project)}
+    monkeypatch.setenv("FAKE_EDITOR_MODE", "tonemapped")
+    analysis, verdict = ub.run_selftest(options)
+    assert not analysis.ok and "log-log slope" in analysis.line()
+    with pytest.raises(RenderError, match=r"self-test failed: .*log-log slope"):
+        ub.render(plan, tmp_path / "out" / plan.name, options=options)
+
+
+def test_selftest_and_skip_selftest_on_the_command_line(plan, tmp_path, editor, project,
+                                                        monkeypatch, selftest_env, capsys):
+    from pipeline.cli import main
+
+    monkeypatch.setenv("FAKE_EDITOR_MODE", "tonemapped")
+    with pytest.raises(SystemExit) as exc:
+        main(["unreal-selftest", "--project", str(project), "--editor", str(editor)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and err.startswith("error: Unreal self-test failed: ")
+    assert len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("FAKE_EDITOR_MODE", "ok")
+    main(["unreal-selftest", "--project", str(project), "--editor", str(editor)])
+    assert "ok: linear output verified" in capsys.readouterr().out
+    (project.parent / "Saved" / "S2RHDR" / "selftest-verdict.json").unlink()
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(plan.to_json())
+    opts = ["-O", f"editor={editor}", "-O", f"project={project}"]
+    with pytest.raises(SystemExit):  # the shot fails: no verdict
+        main(["batch", str(plan_file), "--out", str(tmp_path / "ds"), "--backend", "unreal",
+              "--quality", "preview", "-q", *opts])
+    assert "no Unreal linearity self-test verdict" in capsys.readouterr().out
+    main(["batch", str(plan_file), "--out", str(tmp_path / "ds"), "--backend", "unreal",
+          "--quality", "preview", "-q", "--skip-selftest", *opts])
+    assert layout.verify_sequence(tmp_path / "ds", plan.name) == []

@@ -10,14 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 
 import pytest
 
 from pipeline import geometry as g
 from pipeline.plan_model import LightPlan, SkyPlan, SunPlan
-from tests.fake_unreal import make_module
-from tests.test_unreal_plugin import PLUGIN_PY, _purge, hand_plan, register_assets
+from tests.fake_unreal.world import transmittance
+from tests.helpers.unreal_plans import hand_plan, install_fake, purge, register_assets
 
 SUN = SunPlan(elevation_deg=35.0, azimuth_deg=210.0, illuminance_lux=80000.0, visible=False,
               color=(1.1, 1.0, 0.8))
@@ -37,14 +36,11 @@ def lit_plan(**backend):
     return dataclasses.replace(plan, environment=env)
 
 
-@pytest.fixture(params=["5.6", "5.3"])
+@pytest.fixture(params=["5.4", "5.5", "5.6"])
 def ue(request, monkeypatch):
-    fake = make_module(request.param)
-    monkeypatch.setitem(sys.modules, "unreal", fake)
-    monkeypatch.syspath_prepend(str(PLUGIN_PY))
-    _purge()
+    fake = install_fake(monkeypatch, request.param)
     yield fake
-    _purge()
+    purge()
 
 
 def build(fake, plan):
@@ -68,9 +64,13 @@ def test_lights_spawned_with_classes_units_intensities_and_colours(ue):
         f"{name}_light1_spot": "SpotLight", f"{name}_light2_area": "RectLight"}
     movable = ue.ComponentMobility.MOVABLE
     sun = t[f"{name}_sun"].prop("light_component")
-    # colour normalised to max 1, intensity scaled by the max: colour x intensity unchanged
-    assert sun.prop("intensity") == pytest.approx(80000.0 * 1.1)
-    assert sun._values["_light_color"] == pytest.approx((1.0, 1.0 / 1.1, 0.8 / 1.1, 1.0))
+    # through the SkyAtmosphere: colour x intensity x T(engine) = plan colour x lux on the
+    # ground, channel by channel (colour normalised to max 1; T from the engine's function)
+    t_sun = transmittance(SUN.direction())
+    ground = [sun.prop("intensity") * c * tc
+              for c, tc in zip(sun._values["_light_color"][:3], t_sun)]
+    assert ground == pytest.approx([80000.0 * c for c in SUN.color], rel=1e-9)
+    assert max(sun._values["_light_color"][:3]) == pytest.approx(1.0)
     assert sun.prop("mobility") is movable and sun.prop("atmosphere_sun_light") is True
     assert sun.prop("atmosphere_sun_disk_color_scale").tuple() == (0.0, 0.0, 0.0, 1.0)  # hidden
     assert sun.prop("light_source_angle") == pytest.approx(0.53)
@@ -172,7 +172,14 @@ def test_depth_and_normal_requested_become_enabled_32bit_mrq_materials(ue, tmp_p
     entries = deferred.prop("additional_post_process_materials")
     assert [(e.prop("enabled"), e.prop("material").get_name()) for e in entries] == [
         (True, "MovieRenderQueue_WorldDepth"), (True, "MovieRenderQueue_WorldNormal")]
-    assert deferred.prop("use32_bit_post_process_materials") is True
+    if ue.__fake_version__ == "5.4":  # one pass-wide flag before 5.5
+        assert deferred.prop("use32_bit_post_process_materials") is True
+        assert all(e.prop("high_precision_output") is None for e in entries)
+    else:  # 5.5+: the flag is _DEPRECATED (not settable); each entry asks for 32 bits
+        assert all(e.prop("high_precision_output") is True for e in entries)
+        assert deferred.prop("use32_bit_post_process_materials") is False
+        with pytest.raises(AttributeError):
+            deferred.set_editor_property("use32_bit_post_process_materials", True)
     render.start(lambda ok: None)
     names = {p.parent.name for p in ue.simulate_render()}
     assert names == {"FinalImage", "FinalImageMovieRenderQueue_WorldDepth",

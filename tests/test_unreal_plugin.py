@@ -1,91 +1,45 @@
-"""The Unreal plugin against a recording fake ``unreal``: what it asks the engine to do.
+"""The Unreal plugin against the versioned fake ``unreal``: what it asks the engine to do.
 
 Nothing here ran inside Unreal. The fake (tests/fake_unreal) keeps engine-like state (struct
-copies, delegates, keyed channels, an MRQ queue) so these tests check the calls and values the
-plugin produces for every scene spec and for a hand-built plan with every actor kind.
+copies, delegates, keyed channels, an MRQ queue) and is trimmed to the API of one engine
+version (unreal-stub dumps of 5.4/5.5/5.6 + the MRQ table), so every test that takes the
+``ue`` fixture runs once per version and fails where the plugin uses API that version lacks.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-from pipeline import geometry as g
-from pipeline.plan_model import (
-    ActorPlan,
-    ActorPose,
-    CameraPlan,
-    CameraPose,
-    EnvironmentPlan,
-    ExposurePlan,
-    FramePlan,
-    RenderPlan,
-    ShotPlan,
-    SkyPlan,
-    exposure_scale,
+from pipeline.plan_model import ShotPlan, exposure_scale
+from tests.helpers.unreal_plans import (
+    LEVEL,
+    PLUGIN_PY,
+    ROOT,
+    engine_scale,
+    hand_plan,
+    install_fake,
+    job_of,
+    lock_volume,
+    plugin_module,
+    purge,
+    register_assets,
+    sequence_of,
+    start_headless,
 )
-from tests.fake_unreal import make_module
 
-ROOT = Path(__file__).resolve().parents[1]
-PLUGIN_PY = ROOT / "ue_plugin" / "S2RHDR" / "Content" / "Python"
 SPECS = sorted(p for p in (ROOT / "scene_specs").glob("*.yaml") if not p.name.startswith("_"))
-LEVEL = "/Game/Maps/Street"
+ENGINES = ["5.4", "5.5", "5.6"]  # flavours with their own API dump
 
 
-def _purge() -> None:
-    for name in list(sys.modules):
-        if name == "s2rhdr_unreal" or name.startswith("s2rhdr_unreal."):
-            del sys.modules[name]
-
-
-@pytest.fixture
+@pytest.fixture(params=ENGINES)
 def ue(request, monkeypatch):
-    """A fresh fake engine of the requested version with the plugin importable against it."""
-    fake = make_module(getattr(request, "param", "5.6"))
-    monkeypatch.setitem(sys.modules, "unreal", fake)
-    monkeypatch.syspath_prepend(str(PLUGIN_PY))
-    _purge()
+    """A fresh fake engine of each dumped version with the plugin importable against it."""
+    fake = install_fake(monkeypatch, request.param)
     yield fake
-    _purge()
-
-
-def hand_plan(frames: int = 3, warmup: int = 2) -> ShotPlan:
-    """Every actor kind, a camera whose yaw crosses +-180 deg, an actor hidden at the start."""
-    k = g.intrinsics(24, 36, 64, 36)
-    timeline = []
-    for i in range(-warmup, frames):
-        loc, rot = (0.5 * i, 0.02 * i, 1.6), (0.3 * i, -2.0 + 0.1 * i, 178.0 + 1.5 * (i + warmup))
-        rot = (rot[0], rot[1], (rot[2] + 180.0) % 360.0 - 180.0)
-        actors = (
-            ActorPose("actor_00", (6.0, -3 + 0.05 * i, 0.0), (0.0, 0.0, 90.0)),
-            ActorPose("actor_01", (20.0, -15 + 0.3 * i, 0.0), (0.0, 0.0, 90.0)),
-            ActorPose("actor_02", (8.0, 1.0, 0.0), (0.0, 0.0, -90.0), visible=i >= 1),
-        )
-        timeline.append(FramePlan(i, i / 30, CameraPose(loc, rot, g.world_to_camera(loc, rot)),
-                                  actors))
-    unreal_q = {"spatial_samples": 4, "temporal_samples": 3, "warmup_frames": 16}
-    return ShotPlan(
-        name="hand_shot", seed=3, spec_hash="feed", fps=30, frames=frames, warmup_frames=warmup,
-        camera=CameraPlan(24, (36, 20.25), k, "walking", fstop=5.6, focus_distance_m=12.0),
-        exposure=ExposurePlan(11.5, exposure_scale(11.5)),
-        environment=EnvironmentPlan(None, SkyPlan(3000.0), backends={"unreal": {"level": LEVEL}}),
-        actors=(
-            ActorPlan("actor_00", "pedestrian", {"unreal": {"mesh": "/Game/People/SK_Man",
-                                                            "anim": "/Game/People/A_Walk"}},
-                      ((6, -3, 0), (6, 3, 0)), 1.4),
-            ActorPlan("actor_01", "vehicle", {"unreal": {"mesh": "/Game/Cars/SM_Sedan"}},
-                      ((20, -15, 0), (20, 15, 0)), 9.0),
-            ActorPlan("actor_02", "animal", {"unreal": {"mesh": "/Game/Animals/SK_Dog",
-                                                        "anim": "/Game/Animals/A_Trot"}},
-                      ((8, 1, 0), (8, -1, 0)), 2.0, start_frame=1, scale=0.8),
-        ),
-        render=RenderPlan((64, 36), ("img",), quality={"unreal": unreal_q}),
-        timeline=tuple(timeline),
-    )
+    purge()
 
 
 def spec_plans() -> list[ShotPlan]:
@@ -95,58 +49,16 @@ def spec_plans() -> list[ShotPlan]:
     return [make_plan(load_spec(p)) for p in SPECS]
 
 
-def register_assets(fake, plan: ShotPlan) -> None:
-    level = (plan.environment.backends.get("unreal") or {}).get("level")
-    if level:
-        fake.add_asset(level, "World")
-    for actor in plan.actors:
-        refs = actor.backends.get("unreal") or {}
-        if refs.get("mesh"):
-            kind = "StaticMesh" if actor.kind == "vehicle" else "SkeletalMesh"
-            fake.add_asset(refs["mesh"], kind)
-        if refs.get("anim"):
-            fake.add_asset(refs["anim"], "AnimSequence")
-
-
 def norm_deg(a: float) -> float:
     return (a + 180.0) % 360.0 - 180.0
 
 
-def start_headless(fake, plan: ShotPlan, tmp_path: Path, quality: str = "default"):
-    from s2rhdr_unreal import headless
-
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "plan.json").write_text(plan.to_json())
-    exits: list[int] = []
-    out, status = tmp_path / "shot", tmp_path / "status.json"
-    rc = headless.main(["--plan", str(tmp_path / "plan.json"), "--out", str(out),
-                        "--status", str(status), "--quality", quality], exit_fn=exits.append)
-    return rc, exits, out, status
-
-
-def _job(fake):
-    sub = fake.get_editor_subsystem(fake.MoviePipelineQueueSubsystem)
-    (job,) = sub.queue.get_jobs()
-    return job, job.get_configuration()
-
-
-def _lock_volume(fake, sequence):
-    vols = [b.template for b in sequence.bindings if type(b.template).__name__ ==
-            "PostProcessVolume"]
-    assert len(vols) == 1, "exactly one linear-lock volume, as a spawnable of the sequence"
-    return vols[0]
-
-
-def _sequence(fake, plan):
-    return fake.assets[f"/Game/S2RHDR/Sequences/{plan.name}"]
-
-
 # ---- the whole headless shot ------------------------------------------------------------
 
-def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
+def _check_shot(fake, plan: ShotPlan, tmp_path) -> None:
     rc, exits, out, status = start_headless(fake, plan, tmp_path)
     assert rc == 0 and exits == [], fake.log_lines
-    seq = _sequence(fake, plan)
+    seq = sequence_of(fake, plan)
     frames = [f.index for f in plan.timeline]
 
     # sequence: rate, playback range, camera cut extended over the warm-up frames
@@ -170,8 +82,7 @@ def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
     assert lens.prop("min_focal_length") <= plan.camera.focal_length_mm <= lens.prop(
         "max_focal_length")
     focus = comp.prop("focus_settings")
-    assert focus.prop("focus_method") is fake.CameraFocusMethod.MANUAL
-    assert focus.prop("manual_focus_distance") == pytest.approx(plan.camera.focus_distance_m * 100)
+    assert focus.prop("focus_method") is fake.CameraFocusMethod.DISABLE  # pinhole, as the plan
     (xf_track,) = cam_binding.find_tracks_by_type(fake.MovieScene3DTransformTrack)
     (xf,) = xf_track.sections
     assert xf.range == (frames[0], frames[-1] + 1)
@@ -224,32 +135,31 @@ def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
             assert (frames[0], False, None) in keys and (first_visible, True, None) in keys
 
     # the linear lock
-    vol = _lock_volume(fake, seq)
+    vol = lock_volume(fake, seq)
     assert vol.prop("unbound") is True and vol.prop("priority") >= 1e5
     assert vol.prop("blend_weight") == 1.0
     pp = vol.prop("settings")
     assert pp.prop("auto_exposure_method") is fake.AutoExposureMethod.AEM_MANUAL
     assert pp.prop("auto_exposure_apply_physical_camera_exposure") is True
-    assert pp.prop("auto_exposure_bias") == 0.0
+    assert pp.prop("auto_exposure_bias") == 0.0  # a default project needs no compensation
     from s2rhdr_unreal import linear
 
-    ev = linear.ev100_of(pp.prop("camera_iso"), pp.prop("camera_shutter_speed"),
-                         pp.prop("depth_of_field_fstop"))
-    assert ev == pytest.approx(plan.exposure.ev100, abs=1e-9)
+    assert engine_scale(pp, fake.cvars) == pytest.approx(plan.exposure.scale, rel=1e-12)
     assert pp.prop("depth_of_field_fstop") == plan.camera.fstop
     for name, value in linear.EFFECTS_OFF.items():
         assert pp.prop(name) == value, name
+    setup = linear.exposure_setup(plan.exposure.ev100, plan.camera.fstop, fake.cvars)
     for name in ("bloom_intensity", "vignette_intensity", "film_grain_intensity",
                  "lens_flare_intensity", "scene_fringe_intensity", "motion_blur_amount",
                  "tone_curve_amount", "expand_gamut", "local_exposure_detail_strength",
                  "auto_exposure_method", "camera_iso", "camera_shutter_speed",
                  "depth_of_field_fstop", "auto_exposure_bias", "color_gamma",
-                 *linear.settings_values(plan.exposure.ev100, plan.camera.fstop)):
+                 *linear.settings_values(setup)):
         assert pp.prop(f"override_{name}") is True, f"override_{name} not set"
     assert pp.prop("color_gamma").tuple() == (1.0, 1.0, 1.0, 1.0)
 
     # the MRQ job
-    job, cfg = _job(fake)
+    job, cfg = job_of(fake)
     assert job.prop("sequence").prop("path_string") == seq.get_path_name()
     level = plan.environment.backends["unreal"]["level"]
     assert job.prop("map").prop("path_string") == f"{level}.{level.rsplit('/', 1)[-1]}"
@@ -283,6 +193,7 @@ def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
     assert aa.prop("override_anti_aliasing") is True
     cvars = fake.cvars_of(cfg.find_setting_by_class(fake.MoviePipelineConsoleVariableSetting))
     assert cvars["r.MotionBlurQuality"] == 0.0
+    assert cvars["r.EyeAdaptation.MethodOverride"] == -1.0
     game = cfg.find_setting_by_class(fake.MoviePipelineGameOverrideSetting)
     assert game.prop("cinematic_quality_settings") is True
 
@@ -294,6 +205,8 @@ def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
     assert all(cb in render._ACTIVE["callbacks"] for cb in
                sub.executor.prop("on_executor_finished_delegate").callables)
 
+    # the editor stays alive after the script returned (else it quits on the next tick)
+    assert fake.after_script() is False
     # render, then the dataset layout and status
     fake.tick(2.0)
     assert any(line.startswith("S2RHDR_PROGRESS") for line in fake.log_lines)
@@ -314,6 +227,7 @@ def _check_shot(fake, plan: ShotPlan, tmp_path: Path) -> None:
     meta = json.loads((out / "meta.json").read_text())
     assert meta["backend"] == "unreal" and meta["exposure"]["ev100"] == plan.exposure.ev100
     assert meta["mrq"]["frame_range"] == [0, plan.frames]
+    assert fake.deprecated_calls == [], "no member deprecated in this version is called"
 
 
 def test_hand_plan_builds_locks_and_renders(ue, tmp_path):
@@ -325,22 +239,20 @@ def test_hand_plan_builds_locks_and_renders(ue, tmp_path):
 
 @pytest.mark.skipif(not SPECS, reason="no scene specs in scene_specs/ yet")
 def test_every_scene_spec_builds_and_renders(tmp_path, monkeypatch):
+    from pipeline.plan import make_plan
     from pipeline.spec import load_spec
 
-    plans = spec_plans()
     exercised = 0
-    for i, plan in enumerate(plans):
+    for i, path in enumerate(SPECS):
+        plan = make_plan(load_spec(path))
         if not (plan.environment.backends.get("unreal") or {}).get("level"):
             continue  # a Mitsuba-only spec
-        fake = make_module("5.6")
-        monkeypatch.setitem(sys.modules, "unreal", fake)
-        monkeypatch.syspath_prepend(str(PLUGIN_PY))
-        _purge()
+        fake = install_fake(monkeypatch, "5.6")
         register_assets(fake, plan)
         _check_shot(fake, plan, tmp_path / f"s{i}")
         # actor count and assets exactly as the spec names them
-        spec = load_spec(SPECS[i])
-        seq = _sequence(fake, plan)
+        spec = load_spec(path)
+        seq = sequence_of(fake, plan)
         templates = [b.template for b in seq.bindings
                      if type(b.template).__name__ in ("SkeletalMeshActor", "StaticMeshActor")]
         assert len(templates) == len(spec.actors)
@@ -352,37 +264,35 @@ def test_every_scene_spec_builds_and_renders(tmp_path, monkeypatch):
                 assert mesh.get_path_name().split(".")[0] == actor.unreal.mesh
         exercised += 1
     assert exercised >= 1
-    _purge()
+    purge()
 
 
-@pytest.mark.parametrize("ue", ["5.1", "5.2", "5.3", "5.6"], indirect=True)
-def test_version_branches(ue, tmp_path):
-    """The same shot on each engine flavour: compat picks the right name each time."""
+@pytest.mark.parametrize("version", ["5.3", "5.4", "5.5", "5.6"])
+def test_version_branches(version, tmp_path, monkeypatch):
+    """The same shot on each engine flavour: compat picks the name that version has."""
+    ue = install_fake(monkeypatch, version)
     plan = hand_plan()
     register_assets(ue, plan)
     _check_shot(ue, plan, tmp_path)
-    _, cfg = _job(ue)
-    version = ue.__fake_version__
-    assert type(cfg).__name__ == ("MoviePipelineMasterConfig" if version == "5.1"
-                                  else "MoviePipelinePrimaryConfig")
+    _, cfg = job_of(ue)
     exr = cfg.find_setting_by_class(ue.MoviePipelineImageSequenceOutput_EXR)
-    assert exr.prop("compression").value == (3 if version == "5.6" else 2)  # ZIP renumbered
-    seq = _sequence(ue, plan)
+    # ZIP by name: 2 before the 5.4 renumbering, 3 after (mrq_table EXR rows)
+    assert exr.prop("compression").value == (2 if version == "5.3" else 3)
+    seq = sequence_of(ue, plan)
     dog = next(b for b in seq.bindings if b.display_name.endswith("actor_02"))
     rate = dog.find_tracks_by_type(ue.MovieSceneSkeletalAnimationTrack)[0].sections[0].prop(
         "params").prop("play_rate")
-    if version == "5.6":
+    if version in ("5.5", "5.6"):  # the 0.2.1 and 0.3 dumps type play_rate as the variant
         assert type(rate).__name__ == "MovieSceneTimeWarpVariant"
         assert rate.to_fixed_play_rate() == 1.0
     else:
         assert rate == 1.0
-    cvar_calls = [c for c in ue.calls if c[1] == "add_or_update_console_variable"]
-    assert bool(cvar_calls) is (version != "5.1")
-    offscreen = [c for c in ue.calls if c[1] == "set_is_rendering_offscreen"]
-    assert bool(offscreen) is (version != "5.1")
+    spawn_calls = [c[0] for c in ue.calls if c[1] == "add_spawnable_from_instance"]
+    assert set(spawn_calls) == {"LevelSequenceEditorSubsystem" if version == "5.6"
+                                else "LevelSequence"}
     game = cfg.find_setting_by_class(ue.MoviePipelineGameOverrideSetting)
-    hlod = "disable_hlods" if version == "5.6" else "disable_hlo_ds"
-    assert game.prop(hlod) is True
+    assert game.prop("disable_hlo_ds") is True  # bDisableHLODs as the dumps spell "HLODs"
+    purge()
 
 
 def test_missing_assets_are_reported_and_exit_nonzero(ue, tmp_path):
@@ -416,7 +326,7 @@ def test_failed_or_partial_render_reports_error(ue, tmp_path):
 def test_preview_quality_and_path_tracer_settings(ue):
     from dataclasses import replace
 
-    from s2rhdr_unreal import render
+    from s2rhdr_unreal import job_settings as render
 
     plan = hand_plan()
     s = render.mrq_settings(plan, "preview")
@@ -432,6 +342,8 @@ def test_preview_quality_and_path_tracer_settings(ue):
         "path_tracer": True, "spatial_samples": 64, "temporal_samples": 1}}))
     s = render.mrq_settings(pt, "final")
     assert s["renderer"] == "path_tracer" and s["spatial_samples"] == 64
+    assert s["pass_class"] == "MoviePipelineDeferredPass_PathTracer"
+    assert s["pass_names"] == {"img": "PathTracer"}
     assert s["anti_aliasing"] == "AAM_NONE"
     lossy = replace(plan, render=replace(plan.render, exr_compression="dwaa"))
     with pytest.raises(Exception, match="lossy"):
@@ -450,26 +362,22 @@ def test_path_tracer_job_replaces_deferred_pass(ue, tmp_path):
     register_assets(ue, plan)
     shot = sequence.build_sequence(plan)
     render.configure_job(plan, shot.sequence, shot.level, tmp_path / ".mrq", "final")
-    _, cfg = _job(ue)
+    _, cfg = job_of(ue)
     kinds = [type(s).__name__ for s in cfg.get_all_settings()]
     assert "MoviePipelineDeferredPass_PathTracer" in kinds
     assert "MoviePipelineDeferredPassBase" not in kinds
 
 
-@pytest.mark.parametrize("ev100,fstop", [(12.0, 8.0), (2.0, 8.0), (20.0, 1.4), (-3.0, 22.0)])
+@pytest.mark.parametrize("ev100,fstop", [(12.0, 8.0), (2.0, 8.0), (17.0, 1.4), (-3.0, 22.0)])
 def test_physical_exposure_round_trips_and_stays_in_slider_range(ev100, fstop):
-    sys.path.insert(0, str(PLUGIN_PY))
-    try:
-        from s2rhdr_unreal import linear
-    finally:
-        sys.path.remove(str(PLUGIN_PY))
+    linear = plugin_module("linear")
     e = linear.physical_exposure(ev100, fstop)
-    assert linear.ev100_of(e["camera_iso"], e["camera_shutter_speed"], fstop) == pytest.approx(
-        ev100, abs=1e-12)
-    assert 1.0 <= e["camera_shutter_speed"] <= 2000.0
+    assert linear.engine_ev100(e["camera_iso"], e["camera_shutter_speed"], fstop) == \
+        pytest.approx(ev100, abs=1e-12)
+    assert 1.0 <= e["camera_shutter_speed"] <= 2000.0 and e["camera_iso"] >= 1.0
     # UE5 (PostProcessEyeAdaptation.cpp) scales luminance by 1 / 2^EV100: the plan's scale
     assert exposure_scale(ev100) == pytest.approx(2.0 ** -ev100)
-    _purge()
+    purge()
 
 
 def test_menu_registers_specs_and_runs_build_only(ue, tmp_path, monkeypatch):
@@ -539,7 +447,7 @@ def test_headless_reads_the_job_file_when_paths_have_spaces(ue, tmp_path, monkey
     assert headless.main([], exit_fn=exits.append) == 0
     ue.simulate_render(True)
     assert exits == [0] and json.loads((base / "status.json").read_text())["ok"] is True
-    _, cfg = _job(ue)
+    _, cfg = job_of(ue)
     aa = cfg.find_setting_by_class(ue.MoviePipelineAntiAliasingSetting)
     assert aa.prop("spatial_sample_count") == 1  # the job file's quality=preview was used
     assert (base / "shot" / "img" / "0002.exr").is_file()
@@ -568,11 +476,7 @@ def test_editor_writer_publishes_files_with_the_umask_mode(tmp_path):
     """Like s2rhdr_loader.core.layout, the editor-side writer must not leave mkstemp's 0600."""
     import os
 
-    sys.path.insert(0, str(PLUGIN_PY))
-    try:
-        from s2rhdr_unreal import writer
-    finally:
-        sys.path.remove(str(PLUGIN_PY))
+    writer = plugin_module("writer")
     old = os.umask(0o022)
     try:
         path = writer.atomic_write_json(tmp_path / "meta.json", {"a": 1})
@@ -580,4 +484,52 @@ def test_editor_writer_publishes_files_with_the_umask_mode(tmp_path):
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
     assert json.loads(path.read_text()) == {"a": 1}
-    _purge()
+    purge()
+
+
+def test_selftest_scene_goes_through_the_same_lock_and_job(ue, tmp_path):
+    """headless --selftest: the calibration level, materials and cards, the linear lock and
+    the MRQ job of every shot; then calibration.json next to the frames."""
+    from s2rhdr_unreal import headless
+
+    from pipeline import unreal_calibration as cal
+
+    exits: list[int] = []
+    out, status = tmp_path / "selftest", tmp_path / "status.json"
+    assert headless.main(["--selftest", "--out", str(out), "--status", str(status)],
+                         exit_fn=exits.append) == 0, ue.log_lines
+    assert cal.LEVEL in ue.assets and ue.saved.get(cal.LEVEL) == "level"
+    seq = ue.assets[f"/Game/S2RHDR/Sequences/{cal.NAME}"]
+    names = [b.display_name for b in seq.bindings]
+    assert sum(n.startswith(f"{cal.NAME}_emitter") for n in names) == 13
+    assert f"{cal.NAME}_backdrop" in names and f"{cal.NAME}_sun" in names
+    assert not any(n.endswith("_sky") for n in names)  # no sky light: the sun card sees the sun
+    lock_volume(ue, seq)  # the same lock
+    card = next(b.template for b in seq.bindings if b.display_name.endswith("emitter_+6"))
+    mi = card.prop("static_mesh_component")._values["_materials"][0]
+    assert mi.prop("parent").get_name() == "M_S2RHDR_Emissive"
+    assert mi._values["_vectors"]["Emission"][0] == pytest.approx(2.0 ** (cal.EV100 + 6))
+    emissive = ue.assets["/Game/S2RHDR/Calibration/M_S2RHDR_Emissive"]
+    assert emissive.prop("shading_model") is ue.MaterialShadingModel.MSM_UNLIT
+    assert "MP_EMISSIVE_COLOR" in emissive._values["_inputs"]
+    assert card._values["_scale"] == pytest.approx((cal.CARD_M, cal.CARD_M, 1.0))
+    ue.simulate_render(True)
+    assert exits == [0]
+    record = json.loads((out / cal.CALIBRATION_FILE).read_text())
+    assert record["format"] == cal.FORMAT and len(record["targets"]) == 17
+    assert sorted(p.name for p in (out / "img").iterdir()) == ["0000.exr", "0001.exr",
+                                                               "0002.exr"]
+    assert ue.deprecated_calls == []
+
+
+def test_menu_offers_the_selftest(ue, tmp_path, monkeypatch):
+    from s2rhdr_unreal import menu
+
+    monkeypatch.setenv("S2RHDR_OUT", str(tmp_path / "out"))
+    sub = menu.register()
+    labels = [e.prop("_label") for _, e in sub.entries]
+    assert "Self-test linear output" in labels
+    assert menu.selftest() is not None
+    ue.simulate_render(True)
+    assert (tmp_path / "out" / "selftest" / "calibration.json").is_file()
+    assert any("unreal-selftest --from" in text for _, text in ue.dialogs)

@@ -3,13 +3,17 @@
 The editor does the work (``ue_plugin/S2RHDR``: sequence, linear lock, MRQ); this module only
 launches it headless, streams its log to a per-shot file, parses the plugin's marker lines
 (``S2RHDR_PROGRESS 3/24``, ``S2RHDR_MISSING_ASSET /Game/...``, ``S2RHDR_ERROR ...``),
-enforces a timeout, retries crashed runs and refuses output that is not linear HDR (non-finite
-pixels, nothing above 1.0, wrong frame count or size) before the shot counts as complete.
+enforces a timeout, retries crashed runs and refuses output the validation module does not
+accept as complete and linear (``pipeline.validate.check_shot``, shared with the batch).
+Before any shot it requires a passing linearity self-test verdict for the project
+(``pipeline.backends.unreal_selftest``; option ``skip_selftest`` overrides).
 
 Configuration, first match wins: keyword options (``editor=``, ``project=``, ``timeout_s=``,
-``retries=``, ``extra_args=``, ``log_dir=``), environment (``S2RHDR_UNREAL_EDITOR``,
-``S2RHDR_UNREAL_PROJECT``), then the YAML file named by ``S2RHDR_UNREAL_CONFIG`` or
-``~/.config/s2rhdr/unreal.yaml`` with the same keys.
+``retries=``, ``extra_args=``, ``log_dir=``, ``watchdog_s=``, ``skip_selftest=``),
+environment (``S2RHDR_UNREAL_EDITOR``, ``S2RHDR_UNREAL_PROJECT``), then the YAML file named
+by ``S2RHDR_UNREAL_CONFIG`` or ``~/.config/s2rhdr/unreal.yaml`` with the same keys.
+Per-shot editor logs go to the dataset root's work folder (``layout.work_dir``, ``logs/``):
+nothing but sequences may sit inside a dataset root.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ EDITOR_FLAGS = ("-unattended", "-RenderOffscreen", "-nosplash", "-NoLoadingScree
                 "-FullStdOutLogOutput", "-log", "-NoSound")
 _MARK = re.compile(r"S2RHDR_(PROGRESS|MISSING_ASSET|ERROR|DONE|INFO)\b ?(.*?)\s*$")
 _OPTION_KEYS = ("editor", "project", "timeout_s", "retries", "extra_args", "log_dir", "cpus",
-                "gpus", "config")
+                "gpus", "config", "watchdog_s", "skip_selftest")
+WATCHDOG_S = 1800.0  # the plugin fails a render when no frame appeared for this long
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class UnrealOptions:
     retries: int = 1  # extra attempts after a crash or timeout
     extra_args: tuple[str, ...] = ()
     log_dir: Path | None = None
+    watchdog_s: float = WATCHDOG_S
+    skip_selftest: bool = False
 
 
 @dataclass
@@ -124,17 +131,25 @@ def resolve_options(options: Mapping[str, Any] | None = None) -> UnrealOptions:
     try:
         timeout_s = float(pick("timeout_s") or UnrealOptions.timeout_s)
         retries = int(pick("retries") if pick("retries") is not None else 1)
+        watchdog_s = float(pick("watchdog_s") or WATCHDOG_S)
     except (TypeError, ValueError):
-        raise S2RError("Unreal options: timeout_s must be a number and retries an integer") \
-            from None
-    if timeout_s <= 0 or retries < 0:
-        raise S2RError("Unreal options: timeout_s must be > 0 and retries >= 0")
+        raise S2RError("Unreal options: timeout_s and watchdog_s must be numbers and retries "
+                       "an integer") from None
+    if timeout_s <= 0 or retries < 0 or watchdog_s <= 0:
+        raise S2RError("Unreal options: timeout_s and watchdog_s must be > 0 and retries >= 0")
     extra = pick("extra_args") or ()
     if isinstance(extra, str):
         extra = extra.split()
     log_dir = pick("log_dir")
     return UnrealOptions(editor, project, timeout_s, retries, tuple(str(a) for a in extra),
-                         Path(log_dir).expanduser() if log_dir else None)
+                         Path(log_dir).expanduser() if log_dir else None, watchdog_s,
+                         _truthy(pick("skip_selftest")))
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def resources(options: Mapping[str, Any]) -> dict[str, float]:
@@ -157,9 +172,10 @@ def check_plugin(project: Path) -> Path:
     return plugin_dir
 
 
-def build_command(opts: UnrealOptions, plugin_dir: Path, plan_path: Path, out_dir: Path,
+def build_command(opts: UnrealOptions, plugin_dir: Path, plan_path: Path | None, out_dir: Path,
                   status_path: Path, quality: str) -> tuple[list[str], dict[str, str]]:
-    """The editor's argument list (no shell) and extra environment.
+    """The editor's argument list (no shell) and extra environment; ``plan_path`` None runs
+    the self-test scene (``--selftest``).
 
     ``-ExecutePythonScript`` takes the script and its arguments as ONE value, and Unreal
     re-quotes values that contain spaces when it rebuilds its command line, so nested quotes
@@ -167,10 +183,13 @@ def build_command(opts: UnrealOptions, plugin_dir: Path, plan_path: Path, out_di
     travel in a job file named by ``$S2RHDR_JOB`` (written next to the status file).
     """
     script = plugin_dir / HEADLESS
-    args = {"plan": str(plan_path), "out": str(out_dir), "status": str(status_path),
-            "quality": quality}
+    args: dict[str, Any] = {"plan": str(plan_path)} if plan_path is not None else {
+        "selftest": True}
+    args.update({"out": str(out_dir), "status": str(status_path), "quality": quality})
+    if opts.watchdog_s != WATCHDOG_S:
+        args["watchdog_s"] = f"{opts.watchdog_s:g}"
     env: dict[str, str] = {}
-    if any(ch.isspace() for ch in "".join(args.values())):
+    if any(ch.isspace() for v in args.values() if isinstance(v, str) for ch in v):
         import json
 
         from s2rhdr_loader.core.atomic import atomic_write_text
@@ -180,7 +199,8 @@ def build_command(opts: UnrealOptions, plugin_dir: Path, plan_path: Path, out_di
         env[JOB_ENV] = str(job)
         value = str(script)
     else:
-        value = " ".join([str(script)] + [f"--{k} {v}" for k, v in args.items()])
+        value = " ".join([str(script)] + [f"--{k}" if v is True else f"--{k} {v}"
+                                          for k, v in args.items()])
     return [str(opts.editor), str(opts.project), f"-ExecutePythonScript={value}",
             *EDITOR_FLAGS, *opts.extra_args], env
 
@@ -350,7 +370,7 @@ def _clean(out_dir: Path) -> None:
     for name in ("img", layout.CAMERA_PARAMS, layout.MRQ_STAGING, layout.MRQ_AUX_STAGING, "depth",
                  "normal"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
-    for name in ("meta.json", STATUS_NAME):  # (the job file is rewritten before each run)
+    for name in ("meta.json", STATUS_NAME, "calibration.json"):  # (job file: rewritten)
         (out_dir / name).unlink(missing_ok=True)
 
 
@@ -363,26 +383,81 @@ def _written(plan: ShotPlan, out_dir: Path, aux: list[Path] | None = None) -> li
     return files + [out_dir / layout.PLAN_FILE, out_dir / layout.META_FILE]
 
 
+def default_log_dir(out: Path) -> Path:
+    """Where per-shot editor logs go: the dataset root's work folder (``layout.work_dir``;
+    the batch may already render inside it), never the root itself."""
+    for parent in out.parents:
+        if parent.name.endswith(layout.WORK_SUFFIX):
+            return parent / "logs"
+    return layout.work_dir(out.parent) / "logs"
+
+
+def _attempts(name: str, cmd: list[str], env: Mapping[str, str], out: Path, status_path: Path,
+              opts: UnrealOptions, log_dir: Path, on_frames: Any) -> tuple[dict[str, Any], Path]:
+    """Run the editor until it reports success (retrying crashes, timeouts and MRQ failures);
+    returns the status and the last log. Deterministic failures are raised at once."""
+    failures: list[str] = []
+    log = log_dir / f"{name}.unreal.1.log"
+    for attempt in range(1, opts.retries + 2):
+        _clean(out)
+        log = log_dir / f"{name}.unreal.{attempt}.log"
+        run = run_editor(cmd, log, opts.timeout_s, on_frames, env)
+        status = _read_status(status_path)
+        if run.missing_assets or (status and status.get("missing_assets")):
+            missing = run.missing_assets or list(status["missing_assets"])  # type: ignore[index]
+            raise RenderError(f"{name}: assets missing in {opts.project.name}: "
+                              f"{', '.join(missing)}",
+                              hint="fix the spec's unreal: paths or add the assets")
+        if status and status.get("ok"):
+            status_path.unlink(missing_ok=True)
+            (out / JOB_NAME).unlink(missing_ok=True)
+            return status, log
+        if status and not status.get("retryable", True):
+            # The plugin caught a deterministic error (bad plan, level will not open): the
+            # same run would fail the same way.
+            raise RenderError(f"{name}: {status.get('error') or 'Unreal error'}",
+                              hint=f"log: {log}")
+        if run.timed_out:
+            failures.append(f"attempt {attempt} timed out after {opts.timeout_s:g} s")
+        elif status:
+            failures.append(f"attempt {attempt} failed: {status.get('error') or 'error'}")
+        else:
+            failures.append(f"attempt {attempt} exited with code {run.returncode} "
+                            f"without a status file (crash?)")
+    raise RenderError(f"{name}: Unreal failed {len(failures)} time(s): "
+                      f"{'; '.join(failures)}", hint=f"log: {log}")
+
+
+def _require_selftest(opts: UnrealOptions) -> None:
+    if opts.skip_selftest:
+        return
+    from pipeline.backends.unreal_selftest import require_verdict
+    from pipeline.plugin_install import source_digest
+
+    require_verdict(opts.project, editor=str(opts.editor), plugin_digest=source_digest())
+
+
 def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "default",
            progress: Any = None, options: Mapping[str, Any] | None = None,
            **extra: Any) -> list[Path]:
     """Render ``plan`` with Unreal into ``out_dir`` (a sequence folder); returns the files.
 
+    Refuses to start without a passing self-test verdict (option ``skip_selftest``).
     Crashes, timeouts and MRQ failures are retried ``retries`` times; missing assets, errors
     the plugin reports as deterministic and invalid output are not (they would repeat).
     """
     from pipeline.backends import QUALITIES
-    from s2rhdr_loader.core import atomic, layout
+    from s2rhdr_loader.core import atomic
 
     if quality not in QUALITIES:
         raise S2RError(f"unknown quality {quality!r}", hint=f"use one of {', '.join(QUALITIES)}")
     opts = resolve_options({**dict(options or {}), **extra})
     plugin_dir = check_plugin(opts.project)
+    _require_selftest(opts)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     plan_path = atomic.atomic_write_text(out / layout.PLAN_FILE, plan.to_json())
     status_path = out / STATUS_NAME
-    log_dir = opts.log_dir or out.parent / "_logs"
     cmd, env = build_command(opts, plugin_dir, plan_path, out, status_path, quality)
     tick = _progress_fn(progress)
     reported = [0]  # frames already shown: a retry must not count its frames twice
@@ -392,42 +467,48 @@ def render(plan: ShotPlan, out_dir: str | os.PathLike, *, quality: str = "defaul
             tick(done - reported[0])
             reported[0] = done
 
-    failures: list[str] = []
-    for attempt in range(1, opts.retries + 2):
-        _clean(out)
-        log = log_dir / f"{plan.name}.unreal.{attempt}.log"
-        run = run_editor(cmd, log, opts.timeout_s, on_frames, env)
-        status = _read_status(status_path)
-        if run.missing_assets or (status and status.get("missing_assets")):
-            missing = run.missing_assets or list(status["missing_assets"])  # type: ignore[index]
-            raise RenderError(f"{plan.name}: assets missing in {opts.project.name}: "
-                              f"{', '.join(missing)}",
-                              hint="fix the spec's unreal: paths or add the assets")
-        if status and status.get("ok"):
-            problems = validate_output(plan, out)
-            status_path.unlink(missing_ok=True)
-            (out / JOB_NAME).unlink(missing_ok=True)
-            if problems:
-                more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-                raise RenderError(f"{plan.name}: Unreal output rejected: {problems[0]}{more}",
-                                  hint=f"log: {log}")
-            aux = convert_aux(plan, out)
-            on_frames(plan.frames)  # complete the bar even if markers were lost
-            return _written(plan, out, aux)
-        if status and not status.get("retryable", True):
-            # The plugin caught a deterministic error (bad plan, level will not open): the
-            # same run would fail the same way.
-            raise RenderError(f"{plan.name}: {status.get('error') or 'Unreal error'}",
-                              hint=f"log: {log}")
-        if run.timed_out:
-            failures.append(f"attempt {attempt} timed out after {opts.timeout_s:g} s")
-        elif status:
-            failures.append(f"attempt {attempt} failed: {status.get('error') or 'error'}")
-        else:
-            failures.append(f"attempt {attempt} exited with code {run.returncode} "
-                            f"without a status file (crash?)")
-    raise RenderError(f"{plan.name}: Unreal failed {len(failures)} time(s): "
-                      f"{'; '.join(failures)}", hint=f"log: {log}")
+    _, log = _attempts(plan.name, cmd, env, out, status_path, opts,
+                       opts.log_dir or default_log_dir(out), on_frames)
+    problems = validate_output(plan, out)
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RenderError(f"{plan.name}: Unreal output rejected: {problems[0]}{more}",
+                          hint=f"log: {log}")
+    aux = convert_aux(plan, out)
+    on_frames(plan.frames)  # complete the bar even if markers were lost
+    return _written(plan, out, aux)
+
+
+def run_selftest(options: Mapping[str, Any] | None = None, *,
+                 source: str | os.PathLike | None = None) -> tuple[Any, Path]:
+    """Render the calibration scene headless (or take the frames an editor menu run wrote
+    to ``source``), analyse them on the host and write the project's verdict.
+
+    Returns ``(Analysis, verdict path)``; a failed analysis is a verdict too (ok: false)."""
+    from pipeline.backends import unreal_selftest as st
+    from pipeline.plugin_install import source_digest
+
+    opts = resolve_options(options)
+    plugin_dir = check_plugin(opts.project)
+    engine = ""
+    if source is None:
+        out = opts.project.parent / "Saved" / "S2RHDR" / "selftest"
+        out.mkdir(parents=True, exist_ok=True)
+        status_path = out / STATUS_NAME
+        cmd, env = build_command(opts, plugin_dir, None, out, status_path, "default")
+        status, _ = _attempts("selftest", cmd, env, out, status_path, opts,
+                              opts.log_dir or out.parent / "logs", None)
+        engine = str(status.get("engine_version", ""))
+    else:
+        out = Path(source).resolve()
+    analysis = st.analyze_folder(out)
+    if not engine:
+        meta = out / layout.META_FILE
+        engine = str(layout.read_json(meta).get("engine_version", "")) if meta.is_file() else ""
+    verdict = st.write_verdict(opts.project, analysis, editor=str(opts.editor),
+                               engine_version=engine, plugin_digest=source_digest(),
+                               source=str(out))
+    return analysis, verdict
 
 
 def _progress_fn(progress: Any) -> Any:

@@ -57,10 +57,12 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Option for the backend (repeatable), e.g. -O editor=/opt/UE/UnrealEditor-Cmd "
                    "-O project=/p/S2R.uproject for unreal.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--skip-selftest", is_flag=True,
+              help="unreal: render without a passing `s2rhdr-render unreal-selftest` verdict.")
 def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
           jobs: int, executor: str, address: str | None, force: bool, only: tuple[str, ...],
           seeds: str | None, profile: str | None, resolution: str | None,
-          backend_options: tuple[str, ...], quiet: bool) -> None:
+          backend_options: tuple[str, ...], quiet: bool, skip_selftest: bool) -> None:
     """Render SPECS (spec .yaml files, folders of them, or plan .json files) into --out.
 
     Each shot renders into a temporary folder and is moved into place only when complete
@@ -80,6 +82,8 @@ def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
     from pipeline.profiles import parse_resolution
 
     options = _options(backend_options)
+    if skip_selftest:
+        options["skip_selftest"] = "1"
     plans = load_plans(list(specs), only=only, seeds=_seeds(seeds), profile=profile,
                        resolution=parse_resolution(resolution) if resolution else None)
     outcomes = run_batch(plans, out, backend=backend, quality=quality, jobs=jobs,

@@ -1,11 +1,13 @@
 # A stand-in for UnrealEditor-Cmd (the tests prepend a shebang and make it executable).
 # It parses the command line exactly as the launcher builds it, puts the *installed* plugin's
 # Content/Python and vendored site-packages on sys.path (as the editor does), and behaves as
-# FAKE_EDITOR_MODE says: ok, crash, crash_once, hang, tonemapped, nonfinite, missing_asset,
-# mrq_fail, plan_error. With depth/normal in the plan's passes it also writes MRQ's material
-# passes as MRQ names them: ``{render_pass}/{frame_number}`` with render_pass = "FinalImage" +
-# material name (FinalImageMovieRenderQueue_WorldDepth, ...). Frames are written where MRQ
-# writes them and moved into the layout by the plugin's real writer module.
+# FAKE_EDITOR_MODE says: ok, dim (linear, peaking below 1.0), crash, crash_once, hang,
+# tonemapped, nonfinite, missing_asset, mrq_fail, plan_error. With depth/normal in the plan's
+# passes it also writes MRQ's material passes as MRQ names them: ``{render_pass}/{frame_number}``
+# with the pass names of the plugin's job_settings (FinalImage / PathTracer + material name).
+# Frames are written where MRQ writes them and moved into the layout by the plugin's real
+# writer module. ``--selftest`` renders the calibration scene (synthetic, from
+# tests/helpers/selftest_frames.py under $FAKE_EDITOR_REPO) and writes calibration.json.
 import json
 import os
 import shlex
@@ -30,15 +32,21 @@ if not project.is_file() or script_arg is None:
 script, *rest = shlex.split(script_arg.split("=", 1)[1])
 if not rest:  # arguments in the job file (paths with spaces), as the plugin reads them
     job = json.loads(Path(os.environ["S2RHDR_JOB"]).read_text())
-    rest = [x for k in ("plan", "out", "status", "quality") for x in (f"--{k}", job[k])]
-opts = dict(zip(rest[::2], rest[1::2]))
+    rest = [x for k, v in job.items() for x in ([f"--{k}"] if v is True else [f"--{k}", v])]
+opts: dict = {}
+tokens = iter(rest)
+for token in tokens:
+    opts[token] = True if token == "--selftest" else next(tokens)
 content = Path(script).parents[1]
 sys.path[:0] = [str(content), str(content / "Lib" / "site-packages")]
-from s2rhdr_unreal import writer  # noqa: E402
+from s2rhdr_unreal import job_settings, writer  # noqa: E402
 
-from pipeline.plan_model import load_plan  # noqa: E402  (the vendored copy)
+from pipeline import unreal_calibration as cal  # noqa: E402  (the vendored copy)
+from pipeline.plan_model import load_plan  # noqa: E402
 
-plan = load_plan(opts["--plan"])
+selftest = bool(opts.get("--selftest"))
+plan = cal.calibration_plan() if selftest else load_plan(opts["--plan"])
+names = job_settings.mrq_settings(plan, opts.get("--quality", "default"))["pass_names"]
 out, status = Path(opts["--out"]), Path(opts["--status"])
 print(f"LogPython: S2RHDR_INFO engine fake, shot {plan.name}", flush=True)
 
@@ -88,25 +96,36 @@ def write_exr(path, img, channels=None, pixel_type="half"):
 
 w, h = plan.render.resolution
 ramp = np.linspace(0.01, 40.0, w * h * 3, dtype=np.float32).reshape(h, w, 3)
+if mode == "dim":  # an overcast / indoor shot exposed correctly: linear, peak 0.6
+    ramp = np.linspace(0.002, 0.6, w * h * 3, dtype=np.float32).reshape(h, w, 3)
+if selftest:
+    sys.path.append(os.environ["FAKE_EDITOR_REPO"])
+    from tests.helpers.selftest_frames import render as calibration_frames  # noqa: E402
+
+    calibration = calibration_frames(plan)
 for i in range(plan.frames):
-    img = ramp * (1.0 + 0.1 * i)
+    img = calibration[i] if selftest else ramp * (1.0 + 0.1 * i)
     if mode == "tonemapped":
         img = img / (1.0 + img)  # Reinhard: everything <= 1.0
     if mode == "nonfinite" and i == 1:
         img[0, 0, 0] = np.inf
-    write_exr(out / writer.STAGING / "FinalImage" / f"{i:04d}.exr", img)
+    write_exr(out / writer.STAGING / names["img"] / f"{i:04d}.exr", img)
     if "depth" in plan.render.passes:  # MRQ's WorldDepth material: scene depth (z) in cm, RGB
         depth = np.full((h, w, 3), 250.0 + 10.0 * i, np.float32)
         depth[:, 0] = 3.0e8  # the sky: far plane
-        write_exr(out / writer.STAGING / writer.AUX_PASSES["depth"] / f"{i:04d}.exr", depth,
+        write_exr(out / writer.STAGING / names["depth"] / f"{i:04d}.exr", depth,
                   pixel_type="float")
     if "normal" in plan.render.passes:  # WorldNormal: world-space normal, RGB (Unreal axes)
         normal = np.zeros((h, w, 3), np.float32)
         normal[:, 1:] = (0.6 * 1.01, 0.0, 0.8 * 1.01)  # filtered: not exactly unit length
-        write_exr(out / writer.STAGING / writer.AUX_PASSES["normal"] / f"{i:04d}.exr", normal,
+        write_exr(out / writer.STAGING / names["normal"] / f"{i:04d}.exr", normal,
                   pixel_type="float")
     print(f"LogPython: S2RHDR_PROGRESS {i + 1}/{plan.frames}", flush=True)
-files = writer.finalize(plan, out, {"engine_version": "fake", "variant": "unreal-fake"})
+files = writer.finalize(plan, out, {"engine_version": "fake", "variant": "unreal-fake",
+                                    "quality": opts.get("--quality", "default")},
+                        pass_names=names)
+if selftest:
+    files.append(writer.atomic_write_json(out / cal.CALIBRATION_FILE, cal.record(plan)))
 writer.write_status(status, ok=True, files=[str(p) for p in files], engine_version="fake")
 print(f"LogPython: S2RHDR_DONE {len(files)}", flush=True)
 sys.exit(0)

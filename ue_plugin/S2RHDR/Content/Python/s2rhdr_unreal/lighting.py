@@ -13,6 +13,13 @@ Units (docs/unreal.md "Lighting"):
   lights), pointing *from* the sun (forward = -``SunPlan.direction()``), angular diameter as
   ``light_source_angle``; ``atmosphere_sun_light`` so the ``SkyAtmosphere`` is lit by it, the
   disk hidden (``atmosphere_sun_disk_color_scale`` = 0) when the plan says ``visible: false``.
+  With ``atmosphere_sun_light`` the intensity is the *outer-space* illuminance and the ground
+  receives it times the atmosphere's transmittance T (coloured): the plugin asks the engine
+  for T (``SkyAtmosphereComponent.get_atmosphere_transmitance_on_ground_at_planet_top``, all
+  supported versions) and sets colour x intensity = plan colour x lux / T per channel, so the
+  ground gets the plan's illuminance and colour (:func:`through_atmosphere`). The engine's own
+  ``get_atmospheric_light_to_match_illuminance_on_ground`` (5.5+; ``SkyAtmosphereComponent.cpp``:
+  lux / luminance(T)) is recorded next to it in meta.json as a cross-check.
 - point / spot -> ``PointLight`` / ``SpotLight`` with ``intensity_units = CANDELAS``.
 - area -> ``RectLight`` ``source_width/height`` in cm, ``intensity_units = NITS`` (cd/m^2,
   the plan's luminance) where ``LightUnits.NITS`` exists (5.6 stub: it does), else CANDELAS
@@ -54,6 +61,21 @@ def split_color(color: Sequence[float]) -> tuple[tuple[float, float, float], flo
     return (c[0] / peak, c[1] / peak, c[2] / peak), peak
 
 
+def sky_light_wanted(plan: Any) -> bool:
+    """``environment.unreal.sky_light: false`` drops the SkyLight (the self-test scene)."""
+    return bool((plan.environment.backends.get("unreal") or {}).get("sky_light", True))
+
+
+def through_atmosphere(color: Sequence[float], lux: float,
+                       transmittance: Sequence[float]) -> dict[str, Any]:
+    """Outer-space light whose ground illuminance is ``lux`` with colour ``color``:
+    intensity x colour x T = lux x colour per channel (T floored at 1e-4)."""
+    t = [max(float(v), 1e-4) for v in list(transmittance)[:3]]
+    tint, peak = split_color([c / v for c, v in zip(color, t)])
+    return {"intensity": float(lux) * peak, "color": list(tint), "transmittance": t,
+            "ground_lux": float(lux)}
+
+
 def sun_rotator(sun: Any) -> tuple[float, float, float]:
     """Rotator whose forward axis points from the sun into the scene."""
     d = sun.direction()
@@ -88,7 +110,7 @@ def light_records(plan: Any, *, has_nits: bool = True) -> list[dict[str, Any]]:
             light_source_angle=float(sun.angular_diameter_deg)))
         out.append(_record(f"{name}_atmosphere", "SkyAtmosphere", origin, origin, None, None,
                            None, sky_luminance_factor=(1.0, 1.0, 1.0, 1.0)))
-    if env.sun is not None or env.sky.luminance > 0:
+    if (env.sun is not None or env.sky.luminance > 0) and sky_light_wanted(plan):
         # intensity 1, white: the captured sky as rendered (no unit: a scale factor)
         out.append(_record(f"{name}_sky", "SkyLight", origin, origin, (1.0, 1.0, 1.0), 1.0,
                            None, source_type="SLS_CAPTURED_SCENE", real_time_capture=True))
@@ -168,8 +190,29 @@ def level_light_labels(unreal: Any) -> list[str]:
             if isinstance(a, classes) and not a.actor_has_tag(TAG)]
 
 
-def apply(plan: Any, sequence: Any) -> list[Any]:
-    """Spawn the plan's lights as spawnables of ``sequence``; returns their bindings."""
+def _sun_compensation(unreal: Any, plan: Any, spawned: dict[str, Any]) -> dict[str, Any]:
+    """Re-set the sun so the ground receives the plan's illuminance through the atmosphere."""
+    from s2rhdr_unreal import compat
+
+    sun_actor, atmo_actor = spawned.get("DirectionalLight"), spawned.get("SkyAtmosphere")
+    if sun_actor is None or atmo_actor is None:
+        return {}
+    sun = plan.environment.sun
+    light = _component(sun_actor, "DirectionalLight")
+    atmo = _component(atmo_actor, "SkyAtmosphere")
+    t = atmo.get_atmosphere_transmitance_on_ground_at_planet_top(light)
+    t_rgb = [float(t.get_editor_property(c)) for c in ("r", "g", "b")]
+    rec = through_atmosphere(sun.color, sun.illuminance_lux, t_rgb)
+    light.set_editor_property("intensity", rec["intensity"])
+    light.set_light_color(unreal.LinearColor(*rec["color"], 1.0))
+    rec["engine_outer_space_lux_white"] = compat.engine_outer_space_lux(
+        atmo, unreal.Vector(*sun.direction()), sun.illuminance_lux)
+    return rec
+
+
+def apply(plan: Any, sequence: Any) -> tuple[list[Any], dict[str, Any]]:
+    """Spawn the plan's lights as spawnables of ``sequence``; returns their bindings and what
+    meta.json records about the sun's atmosphere compensation."""
     import unreal
 
     from s2rhdr_unreal import compat
@@ -177,13 +220,13 @@ def apply(plan: Any, sequence: Any) -> list[Any]:
     remove_leftovers(unreal)
     if use_level_lighting(plan):
         unreal.log("S2RHDR_INFO lighting: the level's own lights (use_level_lighting)")
-        return []
+        return [], {}
     own = level_light_labels(unreal)
     if own:
         unreal.log_warning("S2RHDR_INFO lighting: the level's own lights add to the plan's: "
                            + ", ".join(sorted(own)[:10])
                            + " (remove them or set environment.unreal.use_level_lighting)")
-    bindings = []
+    spawned: list[tuple[dict[str, Any], Any]] = []
     for rec in light_records(plan, has_nits=hasattr(unreal.LightUnits, "NITS")):
         actor = compat.spawn_actor(getattr(unreal, rec["class"]),
                                    unreal.Vector(*to_unreal_cm(rec["location_m"])),
@@ -191,9 +234,12 @@ def apply(plan: Any, sequence: Any) -> list[Any]:
         actor.set_actor_label(rec["label"])
         actor.set_editor_property("tags", [TAG])
         _configure(unreal, actor, rec)
-        binding = sequence.add_spawnable_from_instance(actor)
+        spawned.append((rec, actor))
+    sun = _sun_compensation(unreal, plan, {r["class"]: a for r, a in spawned})
+    bindings = []
+    for rec, actor in spawned:  # the templates are copied now: after the compensation
+        binding = compat.add_spawnable(sequence, actor)
         binding.set_display_name(rec["label"])
         compat.destroy_actor(actor)
         bindings.append(binding)
-    return bindings
-
+    return bindings, ({"sun_through_atmosphere": sun} if sun else {})

@@ -1,4 +1,4 @@
-"""The editor menu: "S2R-HDR > Render scene spec..." and "Build sequence only".
+"""The editor menu: "S2R-HDR > Render scene spec...", "Build sequence only", "Self-test".
 
 Unreal's Python API has no file dialog, so the menu lists the ``*.yaml`` specs of the spec
 folders (``<Project>/S2RHDR/scene_specs`` and ``$S2RHDR_SPEC_DIRS``), one entry per spec,
@@ -75,6 +75,11 @@ def register() -> Any:
             f"{kind}_browse", f"{label}\u2026", "Choose a scene spec YAML file",
             _command(f"browse(render={kind == 'render'})")))
     sub.add_section("tools", "Tools")
+    sub.add_menu_entry("tools", _entry(
+        "selftest", "Self-test linear output",
+        "Render the calibration cards through the linear lock and MRQ; then check the frames "
+        "on the host with s2rhdr-render unreal-selftest --from <folder>",
+        _command("selftest()")))
     sub.add_menu_entry("tools", _entry("rescan", "Rescan spec folders",
                                        "Look for new *.yaml specs", _command("register()")))
     menus.refresh_all_widgets()
@@ -104,22 +109,27 @@ def browse(render: bool = True) -> None:
         run(path, render=render)
 
 
+def _busy() -> bool:
+    from s2rhdr_unreal import render as mrq
+
+    return mrq._ACTIVE.get("executor") is not None and unreal.get_editor_subsystem(
+        unreal.MoviePipelineQueueSubsystem).is_rendering()
+
+
 def run(spec_path: str, render: bool = True) -> Any:
-    """Validate -> plan -> build (-> render). Errors become a dialog, never a traceback."""
+    """Validate -> plan -> build (lock included, saved) (-> render). Errors become a dialog,
+    never a traceback."""
     from pipeline.errors import S2RError
     from pipeline.plan import make_plan
     from pipeline.spec import load_spec
-    from s2rhdr_unreal import linear, sequence
-    from s2rhdr_unreal import render as mrq
+    from s2rhdr_unreal import sequence
 
-    if mrq._ACTIVE.get("executor") is not None and unreal.get_editor_subsystem(
-            unreal.MoviePipelineQueueSubsystem).is_rendering():
+    if _busy():
         _message("S2R-HDR", "A render is already running; wait for it to finish.")
         return None
     try:
         plan = make_plan(load_spec(spec_path))
         shot = sequence.build_sequence(plan)
-        linear.apply_lock(plan.exposure.ev100, plan.camera.fstop, sequence=shot.sequence)
     except S2RError as exc:
         _message("S2R-HDR: invalid spec", exc.one_line())
         return None
@@ -132,9 +142,33 @@ def run(spec_path: str, render: bool = True) -> Any:
     if not render:
         unreal.log(f"S2R-HDR: built {shot.sequence.get_path_name()}")
         return shot
-    from s2rhdr_unreal import writer
+    return _render(plan, shot, output_root() / plan.name)
 
-    out = output_root() / plan.name
+
+def selftest() -> Any:
+    """Build and render the calibration scene into ``<output root>/selftest``; the host
+    checks it (the editor has no numpy): ``s2rhdr-render unreal-selftest --from <folder>``."""
+    from pipeline import unreal_calibration as cal
+    from s2rhdr_unreal import selftest as scene
+    from s2rhdr_unreal import sequence
+
+    if _busy():
+        _message("S2R-HDR", "A render is already running; wait for it to finish.")
+        return None
+    plan = cal.calibration_plan()
+    try:
+        scene.ensure_level()
+        shot = sequence.build_sequence(plan, extras=scene.add_cards)
+    except Exception as exc:
+        _message("S2R-HDR: could not build the self-test", f"{type(exc).__name__}: {exc}")
+        return None
+    return _render(plan, shot, output_root() / "selftest", selftest=True)
+
+
+def _render(plan: Any, shot: Any, out: Path, selftest: bool = False) -> Any:
+    from s2rhdr_unreal import job_settings, writer
+    from s2rhdr_unreal import render as mrq
+
     staging = out / writer.STAGING
     try:  # a lossy compression, a missing pass material: a dialog, not a traceback
         mrq.configure_job(plan, shot.sequence, shot.level, staging, "default")
@@ -148,11 +182,20 @@ def run(spec_path: str, render: bool = True) -> Any:
             _message("S2R-HDR", "Movie Render Queue reported a failed render (see the log).")
             return
         try:
-            files = writer.finalize(plan, out, mrq.settings_summary(plan, "default"))
+            names = job_settings.mrq_settings(plan, "default")["pass_names"]
+            files = writer.finalize(plan, out, mrq.settings_summary(plan, "default", shot),
+                                    pass_names=names)
+            if selftest:
+                from pipeline import unreal_calibration as cal
+
+                writer.atomic_write_json(out / cal.CALIBRATION_FILE, cal.record(plan))
         except Exception as exc:
             _message("S2R-HDR", str(exc))
             return
         unreal.log(f"S2R-HDR: wrote {len(files)} files to {out}")
+        if selftest:
+            _message("S2R-HDR self-test", f"Frames written to {out}. Check them on the host: "
+                                          f"s2rhdr-render unreal-selftest --from {out}")
 
     mrq.start(_done)
     return shot

@@ -1,6 +1,6 @@
 """The Movie Render Queue job for one shot: linear EXR only, fixed samples, warm-up, no blur.
 
-:func:`mrq_settings` is pure (the numbers), :func:`configure_job` writes them into a job
+``job_settings.mrq_settings`` is pure (the numbers), :func:`configure_job` writes them into a job
 (the engine calls), :func:`start` launches the PIE executor. MRQ renders asynchronously, so the
 executor and every callback live in the module-global ``_ACTIVE``: if Python collected them,
 the delegates would never fire and the render would never report back.
@@ -14,70 +14,14 @@ from typing import Any
 
 import unreal
 
-from s2rhdr_unreal import compat, lighting, linear, writer
+from s2rhdr_unreal import compat, job_settings, lighting, linear
 
-QUALITIES = ("preview", "default", "final")
-DEFAULTS = {"spatial_samples": 8, "temporal_samples": 1, "warmup_frames": 32}
-FILE_NAME_FORMAT = "{render_pass}/{frame_number}"
-MAIN_PASS = "FinalImage"  # MRQ's {render_pass} for the deferred / path-traced beauty
-# Post-process materials MRQ renders next to the beauty, per layout pass. WorldDepth is the
-# asset MRQ itself pre-seeds (MoviePipelineDeferredPasses.cpp DefaultDepthAsset); WorldNormal
-# is in the same plugin folder (used by BEDLAM and others) but not named in Epic's docs.
-AUX_MATERIALS = {"depth": "/MovieRenderPipeline/Materials/MovieRenderQueue_WorldDepth",
-                 "normal": "/MovieRenderPipeline/Materials/MovieRenderQueue_WorldNormal"}
-BASE_CVARS = {"r.MotionBlurQuality": 0.0, "r.SceneColorFormat": 4.0}  # no blur; FloatRGBA
+QUALITIES = job_settings.QUALITIES
+mrq_settings = job_settings.mrq_settings  # the pure numbers (kept reachable here)
 LDR_OUTPUTS = ("MoviePipelineImageSequenceOutput_PNG", "MoviePipelineImageSequenceOutput_JPG",
                "MoviePipelineImageSequenceOutput_BMP")
 
 _ACTIVE: dict[str, Any] = {}  # executor, callbacks, tick handle: kept alive on purpose
-
-
-def mrq_settings(plan: Any, quality: str = "default") -> dict[str, Any]:
-    """Every number of the MRQ job, from the plan's ``render.quality.unreal`` and the
-    requested quality (``preview`` renders 1 sample with a short warm-up)."""
-    if quality not in QUALITIES:
-        raise ValueError(f"unknown quality {quality!r}; use one of {', '.join(QUALITIES)}")
-    q = dict(DEFAULTS)
-    q.update(dict(plan.render.quality.get("unreal") or {}))
-    renderer = str(q.get("renderer", "deferred"))
-    if q.get("path_tracer"):
-        renderer = "path_tracer"
-    if renderer not in ("deferred", "path_tracer"):
-        raise ValueError(f"unknown unreal renderer {renderer!r}; use deferred or path_tracer")
-    spatial = int(q.get("spp", q["spatial_samples"]) if renderer == "path_tracer"
-                  else q["spatial_samples"])
-    temporal = int(q["temporal_samples"])
-    engine_warmup = int(q["warmup_frames"])
-    if quality == "preview":
-        spatial, temporal, engine_warmup = 1, 1, min(engine_warmup, 8)
-        renderer = "deferred"
-    if spatial < 1 or temporal < 1 or engine_warmup < 0:
-        raise ValueError("unreal quality: samples must be >= 1 and warm-up >= 0")
-    cvars = dict(BASE_CVARS)
-    cvars.update({str(k): float(v) for k, v in dict(q.get("cvars") or {}).items()})
-    width, height = plan.render.resolution
-    # With use_camera_cut_for_warm_up MRQ takes its engine warm-up from the camera cut's
-    # extension before frame 0 (the plan's warm-up frames) and IGNORES engine_warm_up_count
-    # (MoviePipeline.cpp: NumWarmupFrames = bUseCameraCutForWarmUp ? <cut> : EngineWarmUpCount).
-    # The quality's count then becomes render warm-up frames (rendered and discarded: Lumen /
-    # TSR history), so it is not silently lost; the numbers set are the numbers MRQ uses.
-    cut_warmup = int(plan.warmup_frames)
-    engine_count, render_count = ((cut_warmup, engine_warmup) if cut_warmup > 0
-                                  else (engine_warmup, 0))
-    return {
-        "renderer": renderer,
-        "spatial_samples": spatial,
-        "temporal_samples": temporal,
-        # MRQ accumulates its own jittered samples; engine AA would blur across frames.
-        "anti_aliasing": "AAM_NONE" if spatial * temporal > 1 else "AAM_TSR",
-        "engine_warm_up_count": engine_count,
-        "render_warm_up_count": render_count,
-        "use_camera_cut_for_warm_up": cut_warmup > 0,
-        "resolution": (int(width), int(height)),
-        "frame_range": (0, int(plan.frames)),
-        "exr_compression": str(plan.render.exr_compression).upper(),
-        "cvars": cvars,
-    }
 
 
 def object_path(path: str) -> str:
@@ -99,22 +43,22 @@ def _remove_ldr_outputs(config: Any) -> list[str]:
     return removed
 
 
-def add_aux_passes(deferred: Any, passes: list[str]) -> list[str]:
+def add_aux_passes(main: Any, passes: list[str]) -> str | None:
     """Depth / normal as MRQ additional post-process materials on the main pass, 32-bit
-    (depth in cm overflows HALF beyond 655 m). Replaces MRQ's pre-seeded, disabled entries."""
+    (depth in cm overflows HALF beyond 655 m; ``compat.set_aux_precision`` picks the 5.5+
+    per-entry flag or the older pass-wide one). Replaces MRQ's pre-seeded, disabled entries.
+    Returns the precision property used (None without aux passes)."""
     if not passes:
-        return []
+        return None
     entries = []
     for name in passes:
-        material = unreal.load_asset(AUX_MATERIALS[name])
+        path = job_settings.AUX_MATERIALS[name]
+        material = unreal.load_asset(path)
         if material is None:
-            raise RuntimeError(f"material {AUX_MATERIALS[name]} not found (is the "
-                               f"MovieRenderPipeline plugin enabled?); drop {name!r} from "
-                               f"render.passes or install the material")
+            raise RuntimeError(f"material {path} not found (is the MovieRenderPipeline plugin "
+                               f"enabled?); drop {name!r} from render.passes or install it")
         entries.append(unreal.MoviePipelinePostProcessPass(enabled=True, material=material))
-    deferred.set_editor_property("additional_post_process_materials", entries)
-    deferred.set_editor_property("use32_bit_post_process_materials", True)
-    return list(passes)
+    return compat.set_aux_precision(main, entries)
 
 
 def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
@@ -134,14 +78,14 @@ def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
         job.set_configuration(config)
     _remove_ldr_outputs(config)
 
-    if s["renderer"] == "path_tracer":
-        deferred = config.find_setting_by_class(unreal.MoviePipelineDeferredPassBase)
-        if deferred is not None:
-            config.remove_setting(deferred)
-        main = config.find_or_add_setting_by_class(unreal.MoviePipelineDeferredPass_PathTracer)
-    else:
-        main = config.find_or_add_setting_by_class(unreal.MoviePipelineDeferredPassBase)
-    add_aux_passes(main, writer.requested_aux(plan))
+    # exactly one beauty pass, of the class whose pass name the writer looks for
+    main_cls = getattr(unreal, s["pass_class"])
+    for setting in list(config.get_all_settings()):
+        if isinstance(setting, unreal.MoviePipelineDeferredPassBase) and \
+                type(setting) is not main_cls:
+            config.remove_setting(setting)
+    main = config.find_or_add_setting_by_class(main_cls)
+    add_aux_passes(main, job_settings.requested_aux(plan))
 
     exr = config.find_or_add_setting_by_class(unreal.MoviePipelineImageSequenceOutput_EXR)
     exr.set_editor_property("compression", compat.exr_compression(s["exr_compression"]))
@@ -151,7 +95,7 @@ def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
 
     out = config.find_or_add_setting_by_class(unreal.MoviePipelineOutputSetting)
     out.set_editor_property("output_directory", unreal.DirectoryPath(str(staging_dir)))
-    out.set_editor_property("file_name_format", FILE_NAME_FORMAT)
+    out.set_editor_property("file_name_format", job_settings.FILE_NAME_FORMAT)
     out.set_editor_property("output_resolution", unreal.IntPoint(*s["resolution"]))
     out.set_editor_property("zero_pad_frame_numbers", 4)
     out.set_editor_property("frame_number_offset", 0)
@@ -173,9 +117,8 @@ def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
     aa.set_editor_property("render_warm_up_frames", True)
     aa.set_editor_property("use_camera_cut_for_warm_up", s["use_camera_cut_for_warm_up"])
 
-    cam = config.find_or_add_setting_by_class(unreal.MoviePipelineCameraSetting)
-    cam.set_editor_property("override_camera_overscan", True)
-    cam.set_editor_property("overscan_percentage", 0.0)
+    compat.set_camera_overscan(
+        config.find_or_add_setting_by_class(unreal.MoviePipelineCameraSetting), 0.0)
 
     cvars = config.find_or_add_setting_by_class(unreal.MoviePipelineConsoleVariableSetting)
     for name, value in s["cvars"].items():
@@ -185,7 +128,7 @@ def configure_job(plan: Any, sequence: Any, level: str, staging_dir: str | Path,
     game.set_editor_property("cinematic_quality_settings", True)
     game.set_editor_property("use_lod_zero", True)
     game.set_editor_property("flush_streaming_managers", True)
-    compat.set_first_property(game, ("disable_hlods", "disable_hlo_ds"), True)
+    game.set_editor_property("disable_hlo_ds", True)  # bDisableHLODs, as every dump spells it
     return job
 
 
@@ -215,21 +158,36 @@ def start(on_finished: Callable[[bool], None],
     return executor
 
 
-def watch_progress(staging_dir: str | Path, total: int,
-                   report: Callable[[int, int], None], every_s: float = 1.0) -> Any:
-    """Count written frames on a slate tick and report changes (for the log / progress bar)."""
+def count_frames(staging_dir: str | Path) -> int:
     folder = Path(staging_dir)
-    state = {"elapsed": 0.0, "last": -1}
+    return sum(1 for _ in folder.rglob("*.exr")) if folder.is_dir() else 0
+
+
+def watch_progress(staging_dir: str | Path, total: int, report: Callable[[int, int], None],
+                   every_s: float = 1.0, *, stall_s: float | None = None,
+                   on_stall: Callable[[float, int], None] | None = None) -> Any:
+    """Count written frames on a slate tick and report changes (for the log / progress bar).
+
+    Watchdog: with ``stall_s``, ``on_stall(seconds, frames)`` runs once when no new frame
+    appeared for that long (shader compilation and warm-up count as no progress, so the
+    host's default is generous), so a hung MRQ ends with a status instead of the host's
+    timeout."""
+    state = {"elapsed": 0.0, "last": -1, "idle": 0.0, "fired": False}
 
     def _tick(delta: float) -> None:
         state["elapsed"] += delta
+        state["idle"] += delta
         if state["elapsed"] < every_s:
             return
         state["elapsed"] = 0.0
-        done = sum(1 for _ in folder.rglob("*.exr")) if folder.is_dir() else 0
+        done = count_frames(staging_dir)
         if done != state["last"]:
-            state["last"] = done
+            state["last"], state["idle"] = done, 0.0
             report(min(done, total), total)
+        elif stall_s is not None and on_stall is not None and not state["fired"] \
+                and state["idle"] >= stall_s:
+            state["fired"] = True
+            on_stall(state["idle"], done)
 
     handle = unreal.register_slate_post_tick_callback(_tick)
     _ACTIVE.update(tick=_tick, tick_handle=handle)
@@ -242,17 +200,28 @@ def stop_watching() -> None:
         unreal.unregister_slate_post_tick_callback(handle)
 
 
-def settings_summary(plan: Any, quality: str, mapping: Mapping[str, Any] | None = None
-                     ) -> dict[str, Any]:
-    """What meta.json records about the Unreal render (engine, MRQ numbers, exposure)."""
+def cancel() -> None:
+    """Stop a running render (the watchdog fired): MRQ's executor cancels its jobs."""
+    executor = _ACTIVE.get("executor")
+    if executor is not None and hasattr(executor, "cancel_all_jobs"):
+        executor.cancel_all_jobs()
+
+
+def settings_summary(plan: Any, quality: str, shot: Any = None,
+                     mapping: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What meta.json records about the Unreal render: engine, MRQ numbers, the exposure as
+    set up in this editor (cvars read, bias), the lighting and its sun compensation."""
     s = mrq_settings(plan, quality)
     s = {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()}
-    exposure = linear.physical_exposure(plan.exposure.ev100, plan.camera.fstop)
     version = compat.engine_version()
+    lock = dict(shot.lock_record) if shot is not None else {}
+    exposure = {"ev100": plan.exposure.ev100, "scale": plan.exposure.scale}
+    exposure.update({k: v for k, v in lock.items() if k != "level_blendables"})
+    lighting_rec = lighting.summary(plan)
+    lighting_rec.update(dict(shot.lighting) if shot is not None else {})
     out = {"engine_version": version, "variant": f"unreal-{version.split('-')[0]}",
-           "quality": quality, "mrq": s,
-           "exposure": {"ev100": plan.exposure.ev100, "scale": plan.exposure.scale,
-                        "physical": exposure, "auto_exposure_bias": 0.0},
-           "pixel_type": "half", "lighting": lighting.summary(plan)}
+           "quality": quality, "mrq": s, "exposure": exposure,
+           "lock": {"level_blendables": lock.get("level_blendables", [])},
+           "pixel_type": "half", "lighting": lighting_rec}
     out.update(dict(mapping or {}))
     return out

@@ -11,7 +11,7 @@ centimetres (``pipeline.geometry.to_unreal_cm``) and the same rotator order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import unreal
 
 from pipeline.geometry import to_unreal_cm
-from s2rhdr_unreal import compat, lighting
+from s2rhdr_unreal import compat, lighting, linear
 
 SEQUENCE_PACKAGE = "/Game/S2RHDR/Sequences"
 SKELETAL_KINDS = ("pedestrian", "animal")
@@ -43,6 +43,10 @@ class BuiltShot:
     frame_range: tuple[int, int] = (0, 0)  # playback [start, end)
     warmup_range: tuple[int, int] = (0, 0)  # camera cut [start, end), warm-up included
     lights: list[Any] = field(default_factory=list)  # binding proxies of the plan's lights
+    lighting: dict[str, Any] = field(default_factory=dict)  # sun compensation, for meta.json
+    lock: Any = None  # binding proxy of the linear-lock volume
+    lock_record: dict[str, Any] = field(default_factory=dict)  # exposure set-up, for meta.json
+    extras: Any = None  # what the ``extras`` hook of build_sequence returned
 
 
 def level_path(plan: Any) -> str:
@@ -150,10 +154,19 @@ def _spawnable(sequence: Any, actor: Any, label: str) -> Any:
     """Turn a configured editor actor into a spawnable of the sequence (the sequence then owns
     a copy, so the level is never modified or saved)."""
     actor.set_actor_label(label)
-    binding = sequence.add_spawnable_from_instance(actor)
+    binding = compat.add_spawnable(sequence, actor)
     binding.set_display_name(label)
     compat.destroy_actor(actor)
     return binding
+
+
+def lens_range(lens: Any, focal: float, fstop: float) -> None:
+    """Widen the lens range to include ``focal`` and ``fstop``: the CineCamera clamps its
+    current focal length and aperture to it (``RecalcDerivedData``, CineCameraComponent.cpp)."""
+    for key, value, pick in (("min_focal_length", focal, min), ("max_focal_length", focal, max),
+                             ("min_f_stop", fstop, min), ("max_f_stop", fstop, max)):
+        current = lens.get_editor_property(key)
+        lens.set_editor_property(key, pick(value, current) if current else value)
 
 
 def _camera(plan: Any, sequence: Any) -> Any:
@@ -170,18 +183,15 @@ def _camera(plan: Any, sequence: Any) -> Any:
     focal = float(plan.camera.focal_length_mm)
     fstop = float(plan.camera.fstop)
     lens = comp.get_editor_property("lens_settings")
-    # The lens range clamps the focal length and aperture: widen it to include ours.
-    lens.set_editor_property("min_focal_length", min(focal, lens.get_editor_property(
-        "min_focal_length") or focal))
-    lens.set_editor_property("max_focal_length", max(focal, lens.get_editor_property(
-        "max_focal_length") or focal))
-    lens.set_editor_property("min_f_stop", min(fstop, lens.get_editor_property("min_f_stop")
-                                               or fstop))
+    lens_range(lens, focal, fstop)
     comp.set_editor_property("lens_settings", lens)
     comp.set_editor_property("current_focal_length", focal)
     comp.set_editor_property("current_aperture", fstop)
+    # DISABLE: no depth of field (the plan and camera_params are pinhole). MANUAL would blur
+    # the beauty; with DISABLE the camera writes DepthOfFieldFocalDistance = 0 and leaves the
+    # f-stop of the exposure to the lock volume (UpdateCameraLens, CineCameraComponent.cpp).
     comp.set_editor_property("focus_settings", unreal.CameraFocusSettings(
-        focus_method=unreal.CameraFocusMethod.MANUAL,
+        focus_method=unreal.CameraFocusMethod.DISABLE,
         manual_focus_distance=float(plan.camera.focus_distance_m) * 100.0))
     comp.set_editor_property("constrain_aspect_ratio", False)
     return _spawnable(sequence, actor, f"{plan.name}_camera")
@@ -240,8 +250,15 @@ def _animate(binding: Any, anim_path: str, actor_plan: Any, start: int, end: int
     return section
 
 
-def build_sequence(plan: Any, *, package: str = SEQUENCE_PACKAGE) -> BuiltShot:
-    """Open the plan's level and build ``<package>/<plan.name>`` from scratch."""
+def build_sequence(plan: Any, *, package: str = SEQUENCE_PACKAGE, lock: bool = True,
+                   cvars: dict[str, float] | None = None,
+                   extras: Callable[[Any], Any] | None = None) -> BuiltShot:
+    """Open the plan's level and build ``<package>/<plan.name>`` from scratch: camera, cut,
+    actors, lights, the linear lock (and ``extras(sequence)``), then save the sequence.
+
+    The lock is part of the saved sequence, so a sequence built here and rendered later (or
+    from "Build sequence only") is locked too; rebuilding replaces everything (idempotent).
+    ``cvars`` overrides the exposure cvars read from the editor (tests)."""
     missing = missing_assets(plan)
     if missing:
         raise MissingAssetsError(missing)
@@ -273,6 +290,11 @@ def build_sequence(plan: Any, *, package: str = SEQUENCE_PACKAGE) -> BuiltShot:
                      warmup_range=(warm_start, end))
     for actor_plan in plan.actors:
         shot.actors[actor_plan.id] = _actor(plan, sequence, actor_plan)
-    shot.lights = lighting.apply(plan, sequence)  # [] with use_level_lighting
+    shot.lights, shot.lighting = lighting.apply(plan, sequence)  # [] with use_level_lighting
+    if lock:
+        shot.lock, shot.lock_record = linear.apply_lock(
+            plan.exposure.ev100, plan.camera.fstop, sequence=sequence, cvars=cvars)
+    if extras is not None:
+        shot.extras = extras(sequence)
     unreal.EditorAssetLibrary.save_loaded_asset(sequence, False)
     return shot

@@ -18,15 +18,12 @@ from typing import Any
 
 from s2rhdr_loader.core import layout
 from s2rhdr_loader.core.atomic import atomic_write_json, atomic_write_text
+from s2rhdr_unreal import job_settings
 
 STAGING = layout.MRQ_STAGING  # MRQ's output folder inside the shot folder
 STATUS_FORMAT = "s2rhdr.unreal.status"
 RENDERED_PASSES = ("img",)  # what the editor itself finalises (MRQ's beauty)
 AUX_STAGING = layout.MRQ_AUX_STAGING  # raw MRQ material passes, converted by the HOST
-# layout pass -> MRQ {render_pass}: the deferred pass identifier "FinalImage" + the material's
-# asset name (MoviePipelineDeferredPasses.cpp, GatherOutputPassesImpl).
-AUX_PASSES = {"depth": "FinalImageMovieRenderQueue_WorldDepth",
-              "normal": "FinalImageMovieRenderQueue_WorldNormal"}
 _FRAME = re.compile(r"^(?:.*?[._])?(-?\d+)\.exr$")
 __all__ = ["atomic_write_json", "atomic_write_text", "finalize", "mrq_frames", "write_status"]
 
@@ -43,9 +40,7 @@ def mrq_frames(staging_dir: str | os.PathLike, pass_name: str) -> dict[int, Path
     return out
 
 
-def requested_aux(plan: Any) -> list[str]:
-    """Auxiliary layout passes of the plan this backend renders through MRQ materials."""
-    return [p for p in AUX_PASSES if p in tuple(plan.render.passes)]
+requested_aux = job_settings.requested_aux
 
 
 def as_rendered(plan: Any) -> Any:
@@ -57,13 +52,20 @@ def as_rendered(plan: Any) -> Any:
 
 
 def finalize(plan: Any, out_dir: str | os.PathLike, meta: Mapping[str, Any], *,
-             pass_name: str = "FinalImage") -> list[Path]:
+             pass_names: Mapping[str, str] | None = None) -> list[Path]:
     """Rename MRQ's beauty frames to ``img/NNNN.exr`` and write the JSON records.
 
+    ``pass_names`` (layout pass -> MRQ ``{render_pass}``) come from
+    ``job_settings.mrq_settings`` of the render (``FinalImage...`` for the deferred renderer,
+    ``PathTracer...`` for the path tracer); by default those of ``meta["quality"]``.
     Raises ``RuntimeError`` naming the missing frame numbers when MRQ did not write them all.
     """
     out = Path(out_dir)
     staging = out / STAGING
+    if pass_names is None:
+        pass_names = job_settings.mrq_settings(plan, str(meta.get("quality", "default")))[
+            "pass_names"]
+    pass_name = pass_names["img"]
     frames = mrq_frames(staging, pass_name)
     wanted = [f.index for f in plan.output_frames()]
     missing = [i for i in wanted if i not in frames]
@@ -73,11 +75,11 @@ def finalize(plan: Any, out_dir: str | os.PathLike, meta: Mapping[str, Any], *,
                            f"{staging / pass_name} (missing {shown})")
     aux: dict[str, dict[int, Path]] = {}
     for layout_pass in requested_aux(plan):
-        got = mrq_frames(staging, AUX_PASSES[layout_pass])
+        got = mrq_frames(staging, pass_names[layout_pass])
         lost = [i for i in wanted if i not in got]
         if lost:
             raise RuntimeError(f"MRQ wrote {len(wanted) - len(lost)} of {len(wanted)} "
-                               f"{layout_pass} frames into {staging / AUX_PASSES[layout_pass]}")
+                               f"{layout_pass} frames into {staging / pass_names[layout_pass]}")
         aux[layout_pass] = got
     written: list[Path] = []
     for layout_pass, got in aux.items():  # raw: the host converts them (no numpy here)
