@@ -70,16 +70,21 @@ def cache_cmd(root: Path, out: Path, verify: bool, quiet: bool) -> None:
 @click.option("--stride", default=512, show_default=True, type=click.IntRange(2))
 @click.option("--full-frames", is_flag=True,
               help="write normalised full frames (S2R-HDR-processed) instead of patches")
+@click.option("--patch-names", "naming", default="release", show_default=True,
+              type=click.Choice(["release", "grid"]),
+              help="release: exactly the release's folder names (_1536_0, _1280_512); "
+                   "grid: the un-clamped grid corner (_1536_0, _1536_512)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def preprocess_cmd(src: Path, out: Path, jobs: int, patch_size: int, stride: int,
-                   full_frames: bool, quiet: bool) -> None:
+                   full_frames: bool, naming: str, quiet: bool) -> None:
     """Reproduce the release's p1-p99 normalisation and 640/512 patches (clips highlights!)."""
     from s2rhdr_loader.preprocess import official_preprocess
 
     rep = official_preprocess(src, out, jobs=jobs, patch=None if full_frames else patch_size,
-                              stride=stride, progress=not quiet)
+                              stride=stride, naming=naming, progress=not quiet)
+    lists = ", ".join(f"{n} in {name}" for name, n in rep.lists.items())
     click.echo(f"official-preprocess {out}: {len(rep.done)} done, {len(rep.skipped)} skipped, "
-               f"{len(rep.failed)} failed, {rep.outputs} outputs in trainlist.txt")
+               f"{len(rep.failed)} failed, {rep.outputs} outputs ({lists})")
     _failures(rep.failed)
 
 
