@@ -18,7 +18,8 @@ numbers reproduce; the synthetic recipe's Q16 uses 65535); exposure times from
 Modes: ``"train"`` (random crop, flips, channel permutation; per-sample generator from
 ``(seed, epoch, index)``) and ``"test"`` (full image; inputs padded by reflection, never with
 1.0 which would fake saturation, to a multiple of ``pad_to``; the label is not padded and
-``size`` holds the original (H, W) so predictions can be cropped back with :func:`unpad`).
+``size`` holds the original (H, W) so predictions can be cropped back with :func:`unpad`;
+in train mode it is the crop's size).
 """
 
 from __future__ import annotations
@@ -243,8 +244,9 @@ class RealHDRDataset(Dataset):
             ph, pw = (-h) % self.pad_to, (-w) % self.pad_to
             if ph or pw:
                 ldr = np.pad(ldr, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
-        sample = make_sample(ldr, exps, label, size=(h, w), sequence=self.scenes[k].name,
-                             index=index)
+        # size: the label's (H, W) -- the crop in train mode, the unpadded image in test mode
+        sample = make_sample(ldr, exps, label, size=label.shape[:2],
+                             sequence=self.scenes[k].name, index=index)
         return self.transform(sample) if self.transform is not None else sample
 
     def __repr__(self) -> str:
