@@ -12,6 +12,10 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "S2RHDRDataset": "s2rhdr_loader.dataset",
+    "DatasetOptions": "s2rhdr_loader.dataset",
+    "Sample": "s2rhdr_loader.sample",
+    "make_sample": "s2rhdr_loader.sample",
+    "export_official": "s2rhdr_loader.export",
     "RealHDRDataset": "s2rhdr_loader.real",
     "SensorModel": "s2rhdr_loader.recipes",
     "build_cache": "s2rhdr_loader.cache",

@@ -30,6 +30,7 @@ from s2rhdr_loader.core.layout import (
     safe_child,
 )
 from s2rhdr_loader.core.progress import Progress
+from s2rhdr_loader.recipes import frame_stats, half_to_float
 
 INDEX = "index.json"
 FORMAT = "s2rhdr.patch_cache"
@@ -65,8 +66,6 @@ class CacheReport:
 
 
 def _build_one(seq: SequenceInfo, cache_dir: Path, src_hash: str) -> dict[str, Any]:
-    from s2rhdr_loader.dataset import frame_stats
-
     first = read_exr(seq.frames[0], channels=("R", "G", "B"))
     h, w = first.shape[:2]
     target = safe_child(cache_dir, f"{seq.name}.npy")
@@ -170,8 +169,6 @@ class CachedFrames:
         return self._arr
 
     def crop(self, i: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        from s2rhdr_loader.recipes import half_to_float
-
         return half_to_float(np.array(self._array()[i, y0:y1, x0:x1]))
 
     def stats(self) -> dict[str, float]:

@@ -27,6 +27,7 @@ def cli() -> None:
       s2rhdr-loader split out/demo --fractions 0.8 0.1 0.1
       s2rhdr-loader cache out/demo -o out/demo_cache
       s2rhdr-loader official-preprocess data/S2R-HDR -o data/S2R-HDR-processed-patch
+      s2rhdr-loader export-official out/demo -o data/S2R-HDR
     """
 
 
@@ -70,16 +71,55 @@ def cache_cmd(root: Path, out: Path, verify: bool, quiet: bool) -> None:
 @click.option("--stride", default=512, show_default=True, type=click.IntRange(2))
 @click.option("--full-frames", is_flag=True,
               help="write normalised full frames (S2R-HDR-processed) instead of patches")
+@click.option("--patch-names", "naming", default="release", show_default=True,
+              type=click.Choice(["release", "grid"]),
+              help="release: exactly the release's folder names (_1536_0, _1280_512); "
+                   "grid: the un-clamped grid corner (_1536_0, _1536_512)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def preprocess_cmd(src: Path, out: Path, jobs: int, patch_size: int, stride: int,
-                   full_frames: bool, quiet: bool) -> None:
+                   full_frames: bool, naming: str, quiet: bool) -> None:
     """Reproduce the release's p1-p99 normalisation and 640/512 patches (clips highlights!)."""
     from s2rhdr_loader.preprocess import official_preprocess
 
     rep = official_preprocess(src, out, jobs=jobs, patch=None if full_frames else patch_size,
-                              stride=stride, progress=not quiet)
+                              stride=stride, naming=naming, progress=not quiet)
+    lists = ", ".join(f"{n} in {name}" for name, n in rep.lists.items())
     click.echo(f"official-preprocess {out}: {len(rep.done)} done, {len(rep.skipped)} skipped, "
-               f"{len(rep.failed)} failed, {rep.outputs} outputs in trainlist.txt")
+               f"{len(rep.failed)} failed, {rep.outputs} outputs ({lists})")
+    _failures(rep.failed)
+
+
+@cli.command("export-official")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path),
+              help="new dataset root in the release's form (<scene>/img/HDR/0003.exr ...)")
+@click.option("--aux", default="rgb", show_default=True,
+              type=click.Choice(["rgb", "original", "none"]),
+              help="rgb: depth/normal/flow/mask rewritten as R,G,B channels OpenCV reads; "
+                   "original: linked unchanged (OpenEXR readers); none: left out")
+@click.option("--copy", is_flag=True, help="copy files instead of hard-linking them")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 256))
+@click.option("--force", is_flag=True, help="re-export scenes that are already up to date")
+@click.option("--fractions", nargs=3, type=float, default=(0.8, 0.1, 0.1), show_default=True,
+              help="train val test (when ROOT has no splits.json)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def export_cmd(root: Path, out: Path, aux: str, copy: bool, jobs: int, force: bool,
+               fractions: tuple[float, float, float], quiet: bool) -> None:
+    """Write ROOT in the official release's raw form, with trainlist/testlist.txt (resumable)."""
+    from s2rhdr_loader.export import export_official
+
+    rep = export_official(root, out, aux=aux, copy=copy, jobs=jobs, force=force,
+                          fractions=fractions, progress=not quiet)
+    files = ", ".join(f"{n} {k}" for k, n in rep.files.items() if n)
+    lists = ", ".join(f"{n} in {name}" for name, n in rep.lists.items())
+    click.echo(f"export-official {out}: {len(rep.done)} exported, {len(rep.skipped)} up to "
+               f"date, {len(rep.failed)} failed; files: {files or 'none written'}; {lists}")
+    if rep.truncated:
+        click.echo(f"note: {len(rep.truncated)} sequence(s) have more than 24 frames; the first "
+                   f"24 were exported ({', '.join(rep.truncated[:5])})", err=True)
+    if rep.small:
+        click.echo(f"warning: {len(rep.small)} sequence(s) are smaller than 640x640, the "
+                   f"release's training patch ({', '.join(rep.small[:5])})", err=True)
     _failures(rep.failed)
 
 

@@ -1,11 +1,9 @@
 """``S2RHDRDataset``: training and evaluation samples from rendered linear-HDR sequences.
 
-Sample dict (float32 tensors, channels first)::
-
-    input0, input1, input2  (6, P, P)  [LDR**2.2 / t, LDR] for short, medium (reference), long
-    label                   (3, P, P)  linear HDR of the reference (list position 1)
-    exp                     (3,)       exposure times, shortest = 1, e.g. [1, 4, 16]
-    frames                  (3,) int64 source frame of each input;  sequence: str;  index: int
+Samples are ``sample.Sample`` dicts (built by ``sample.make_sample``, shared with the real
+and synthetic datasets): ``input0..2`` (6, P, P), ``label`` (3, P, P), ``exp`` (3,), plus
+``frames`` (3,) int64, ``sequence`` and ``index``. Options are grouped in the frozen
+:class:`DatasetOptions`.
 
 Why it is fast: a crop needs only a band of rows, so frames are decoded with
 ``exr.read_exr_rows`` (or read from a memory-mapped patch cache, ``cache.py``) instead of
@@ -17,55 +15,30 @@ number of DataLoader workers, and nothing is seeded globally at import (defect #
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from s2rhdr_loader import recipes
+from s2rhdr_loader.cache import open_cache
 from s2rhdr_loader.core.errors import OptionError
 from s2rhdr_loader.core.exr import read_exr_rows, read_header
 from s2rhdr_loader.core.layout import LayoutError, SequenceInfo, discover
+from s2rhdr_loader.recipes import NORMALIZE, frame_stats, normalize
+from s2rhdr_loader.sample import Sample, dataset_repr, make_sample, sample_generator
 from s2rhdr_loader.splits import DEFAULT_FRACTIONS, SPLITS, resolve
 
-NORMALIZE = ("preserve", "official", "none")
+# re-exported: these lived here before the normalisation moved to recipes.py (issue 10)
+__all__ = ["NORMALIZE", "DatasetOptions", "ExrFrames", "S2RHDRDataset", "eval_frames",
+           "frame_stats", "normalize", "official_train_frames", "sample_generator",
+           "write_synthetic_dataset"]
 _RGB = ("R", "G", "B")
-
-
-def sample_generator(seed: int, *key: int) -> np.random.Generator:
-    """A generator that depends only on ``(seed, *key)`` (not on process or worker)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), *map(int, key)])))
-
-
-def frame_stats(frame0: np.ndarray) -> dict[str, float]:
-    """Per-sequence normalisation statistics of frame 0 (all pixels and channels)."""
-    flat = np.nan_to_num(np.maximum(frame0, 0.0), nan=0.0, posinf=0.0).ravel()
-    p1, p99, p999 = np.percentile(flat, [1, 99, 99.9])
-    return {"p1": float(p1), "p99": float(p99), "p999": float(p999), "max": float(flat.max())}
-
-
-def normalize(h: np.ndarray, stats: dict[str, float], mode: str) -> np.ndarray:
-    """Map raw radiance to the recipe's range, one map per sequence (temporally consistent).
-
-    ``official``: ``clip((clip(H, p1, p99) - p1) / (p99 - p1), 0, 1)`` with the percentiles of
-    frame 0, exactly the release's preprocessing; known flaw: the top 1% of frame 0 is
-    clipped to 1.0 and a black level is subtracted. ``preserve`` (default): a pure radiance
-    scale ``H / p99.9(frame 0)``; nothing is clipped, values above 1 stay in the label.
-    """
-    if mode == "none":
-        return h
-    if mode == "official":
-        lo, hi = stats["p1"], stats["p99"]
-        span = hi - lo if hi > lo else 1.0
-        return np.clip((np.clip(h, lo, hi) - lo) / np.float32(span), 0.0, 1.0).astype(np.float32)
-    if mode == "preserve":
-        s = stats["p999"] if stats["p999"] > 0 else (stats["max"] if stats["max"] > 0 else 1.0)
-        return (h / np.float32(s)).astype(np.float32)
-    raise OptionError(f"normalize must be one of {NORMALIZE}, got {mode!r}")
 
 
 def official_train_frames(n: int, rng: np.random.Generator, full_range: bool = False) -> list[int]:
@@ -98,21 +71,26 @@ def eval_frames(n: int) -> list[int]:
 
 
 class ExrFrames:
-    """Crops of one sequence straight from its EXRs (band reads of the needed rows only)."""
+    """Crops of one sequence straight from its EXRs (band reads of the needed rows only).
+
+    The header of frame 0 stands for every frame (a sequence has one size and format; a frame
+    that differs is an ``ExrError`` naming it), so a crop costs one decode, not three opens.
+    """
 
     def __init__(self, seq: SequenceInfo):
         self.seq = seq
-        head = read_header(seq.frames[0])
-        self.num_frames, self.height, self.width = seq.num_frames, head.height, head.width
+        self.head = read_header(seq.frames[0])
+        self.num_frames, self.height, self.width = seq.num_frames, self.head.height, self.head.width
         # HALF frames are decoded as float16 and only the crop is widened: converting the
         # whole band to float32 costs more than decoding it
-        half = all(head.channels.get(c) == "half" for c in _RGB)
+        half = all(self.head.channels.get(c) == "half" for c in _RGB)
         self._dtype = np.float16 if half else np.float32
         self._stats: dict[str, float] | None = None
 
     def crop(self, i: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        band = read_exr_rows(self.seq.frames[i], y0, y1, channels=_RGB, dtype=self._dtype)
-        return recipes.half_to_float(band[:, x0:x1])
+        band = read_exr_rows(self.seq.frames[i], y0, y1, channels=_RGB, dtype=self._dtype,
+                             columns=(x0, x1), header=self.head)
+        return recipes.half_to_float(band)
 
     def stats(self) -> dict[str, float]:
         if self._stats is None:
@@ -123,14 +101,84 @@ class ExrFrames:
 def _pair(size: int | Sequence[int] | None) -> tuple[int, int] | None:
     if size is None:
         return None
-    if isinstance(size, int):
-        return (size, size)
-    h, w = (int(v) for v in size)
+    if isinstance(size, (int, np.integer)):
+        if size < 1:
+            raise OptionError(f"patch_size must be positive, got {size}")
+        return (int(size), int(size))
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise OptionError(f"patch_size must be an int, (height, width) or None, got "
+                          f"{size!r}") from None
+    if h < 1 or w < 1:
+        raise OptionError(f"patch_size must be positive, got {size!r}")
     return (h, w)
 
 
+@dataclass(frozen=True)
+class DatasetOptions:
+    """Every option of :class:`S2RHDRDataset`, validated once (frozen: share it, ``replace`` it).
+
+    ``S2RHDRDataset(root, **kw)`` builds one from its keywords;
+    ``S2RHDRDataset.from_options(root, dataclasses.replace(ds.options, split="val"))`` makes
+    the matching evaluation set. ``patch_size`` is stored as ``(h, w)`` or ``None``.
+    """
+
+    split: str = "train"
+    patch_size: tuple[int, int] | None = (128, 128)
+    recipe: str = "official"
+    nexps: int = 3
+    frames: int = 3
+    seed: int = 0
+    normalize: str = "preserve"
+    frame_scale: str = "none"
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    repeat: int | None = None
+    augment: bool | None = None
+    sensor: recipes.SensorModel | None = None
+    cache: Path | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # normalise the frozen fields once
+        set_(self, "patch_size", _pair(self.patch_size))
+        set_(self, "seed", int(self.seed))
+        set_(self, "fractions", tuple(float(f) for f in self.fractions))
+        if self.cache is not None:
+            set_(self, "cache", Path(self.cache))
+        if self.recipe not in recipes.RECIPES:
+            raise OptionError(f"recipe must be one of {recipes.RECIPES}, got {self.recipe!r}")
+        if self.normalize not in NORMALIZE:
+            raise OptionError(f"normalize must be one of {NORMALIZE}, got {self.normalize!r}")
+        if self.nexps != 3:
+            raise OptionError(f"nexps={self.nexps}: only 3 exposures are supported "
+                              "(short, medium, long)")
+        if self.frames not in (1, 3):
+            raise OptionError(f"frames={self.frames}: use 3 (one frame per exposure) or 1 "
+                              "(static)")
+        if self.split not in (*SPLITS, "all"):
+            raise OptionError(f"split must be one of {SPLITS + ('all',)}, got {self.split!r}")
+        if self.frame_scale not in ("none", "max"):
+            raise OptionError(f"frame_scale must be 'none' or 'max', got {self.frame_scale!r}")
+        if self.repeat is not None and int(self.repeat) < 1:
+            raise OptionError(f"repeat must be >= 1, got {self.repeat}")
+
+    @property
+    def training(self) -> bool:
+        """Random frames, crops and re-exposure (``augment``; default: the train split)."""
+        return (self.split == "train") if self.augment is None else bool(self.augment)
+
+    @property
+    def epoch_repeat(self) -> int:
+        """The release's epoch length: x23 at patch 512, x46 otherwise (training); x1 eval."""
+        if self.repeat is not None:
+            return int(self.repeat)
+        if not self.training:
+            return 1
+        return 23 if self.patch_size == (512, 512) else 46
+
+
 class S2RHDRDataset(Dataset):
-    """Rendered HDR sequences -> fusion-network samples (see module docstring for the keys).
+    """Rendered HDR sequences -> fusion-network samples (``sample.Sample``).
 
     ``root`` holds sequences in our layout or the official ``img/HDR`` form. ``split`` is one
     of train/val/test (by sequence, ``splits.py``) or ``"all"``. Training (``augment``
@@ -147,71 +195,96 @@ class S2RHDRDataset(Dataset):
     the radiometric consistency between frames (s2rhdr-format.md section 9, defect 3), so
     ``"none"`` is the default. Use it with ``normalize="none"`` on ``official-preprocess``
     output to reproduce the release exactly. ``patch_size=(h, w)``: height first (the
-    release's ``center_crop`` tuples are width first).
+    release's ``center_crop`` tuples are width first). All options are held, validated, in
+    ``self.options`` (:class:`DatasetOptions`).
     """
 
     def __init__(self, root: str | os.PathLike, split: str = "train",
                  patch_size: int | Sequence[int] | None = 128, recipe: str = "official",
                  nexps: int = 3, frames: int = 3, seed: int = 0,
-                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 transform: Callable[[Sample], Any] | None = None,
                  cache: str | os.PathLike | None = None, normalize: str = "preserve",
                  fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
                  repeat: int | None = None, augment: bool | None = None,
                  sensor: recipes.SensorModel | None = None, frame_scale: str = "none"):
-        if recipe not in recipes.RECIPES:
-            raise OptionError(f"recipe must be one of {recipes.RECIPES}, got {recipe!r}")
-        if normalize not in NORMALIZE:
-            raise OptionError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
-        if nexps != 3:
-            raise OptionError(f"nexps={nexps}: only 3 exposures are supported "
-                              "(short, medium, long)")
-        if frames not in (1, 3):
-            raise OptionError(f"frames={frames}: use 3 (one frame per exposure) or 1 (static)")
-        if split not in (*SPLITS, "all"):
-            raise OptionError(f"split must be one of {SPLITS + ('all',)}, got {split!r}")
-        if frame_scale not in ("none", "max"):
-            raise OptionError(f"frame_scale must be 'none' or 'max', got {frame_scale!r}")
-        self.frame_scale = frame_scale
-        self._maxima: dict[tuple[int, int], float] = {}
-        self.root = Path(root)
-        self.split, self.recipe, self.normalize = split, recipe, normalize
-        self.patch = _pair(patch_size)
-        self.frames, self.seed, self.transform = frames, int(seed), transform
-        self.augment = (split == "train") if augment is None else bool(augment)
-        self.sensor = sensor
-        self.epoch = 0
-        found = discover(self.root)
-        if not found:
-            raise LayoutError(f"{self.root}: no sequences found (expected <seq>/img/0000.exr "
-                              "or <seq>/img/HDR/0003.exr)")
-        if split == "all":
-            names = [s.name for s in found]
-        else:
-            names = resolve(self.root, [s.name for s in found], fractions)[split]
-        if not names:
-            raise LayoutError(f"{self.root}: split '{split}' is empty ({len(found)} sequences; "
-                              "use split='all', other fractions, or edit splits.json)")
-        keep = set(names)
-        self.sequences = [s for s in found if s.name in keep]
-        self.cache_dir = Path(cache) if cache is not None else None
-        if self.cache_dir is not None:
-            from s2rhdr_loader.cache import open_cache
+        opts = DatasetOptions(split=split, patch_size=patch_size, recipe=recipe, nexps=nexps,
+                              frames=frames, seed=seed, normalize=normalize,
+                              frame_scale=frame_scale, fractions=fractions, repeat=repeat,
+                              augment=augment, sensor=sensor,
+                              cache=Path(cache) if cache is not None else None)
+        self._setup(Path(root), opts, transform)
 
-            self._sources: list[Any] = open_cache(self.cache_dir, self.sequences)
+    @classmethod
+    def from_options(cls, root: str | os.PathLike, options: DatasetOptions,
+                     transform: Callable[[Sample], Any] | None = None) -> S2RHDRDataset:
+        """The dataset for ready-made :class:`DatasetOptions` (e.g. ``replace``-d ones)."""
+        self = cls.__new__(cls)
+        self._setup(Path(root), options, transform)
+        return self
+
+    def with_options(self, **changes: Any) -> S2RHDRDataset:
+        """The same root with some options changed, e.g. ``train.with_options(split="val")``."""
+        return S2RHDRDataset.from_options(self.root, dataclasses.replace(self.options, **changes),
+                                          self.transform)
+
+    def _setup(self, root: Path, opts: DatasetOptions, transform: Any) -> None:
+        self.root, self.options, self.transform = root, opts, transform
+        self.epoch = 0
+        self._maxima: dict[tuple[int, int], float] = {}
+        self.sequences = self._select(root, opts)
+        if opts.cache is not None:
+            self._sources: list[Any] = open_cache(opts.cache, self.sequences)
         else:
             self._sources = [ExrFrames(s) for s in self.sequences]
-        if self.patch is not None:
-            ph, pw = self.patch
+        if opts.patch_size is not None:
+            ph, pw = opts.patch_size
             for src in self._sources:
                 if src.height < ph or src.width < pw:
                     raise LayoutError(f"{src.seq.path}: frames are {src.width}x{src.height}, "
                                       f"smaller than patch_size {pw}x{ph}")
-        if repeat is None:
-            repeat = (23 if self.patch == (512, 512) else 46) if self.augment else 1
-        self.repeat = int(repeat)
+
+    @staticmethod
+    def _select(root: Path, opts: DatasetOptions) -> list[SequenceInfo]:
+        found = discover(root)  # skips files, hidden/staging folders, folders without img/
+        if not found:
+            raise LayoutError(f"{root}: no sequences found (expected <seq>/img/0000.exr "
+                              "or <seq>/img/HDR/0003.exr)")
+        if opts.split == "all":
+            return found
+        names = resolve(root, [s.name for s in found], opts.fractions)[opts.split]
+        if not names:
+            raise LayoutError(f"{root}: split '{opts.split}' is empty ({len(found)} sequences; "
+                              "use split='all', other fractions, or edit splits.json)")
+        keep = set(names)
+        return [s for s in found if s.name in keep]
+
+    # the options as attributes (the names the constructor takes)
+    split = property(lambda self: self.options.split)
+    recipe = property(lambda self: self.options.recipe)
+    normalize = property(lambda self: self.options.normalize)
+    frame_scale = property(lambda self: self.options.frame_scale)
+    frames = property(lambda self: self.options.frames)
+    seed = property(lambda self: self.options.seed)
+    sensor = property(lambda self: self.options.sensor)
+    patch = property(lambda self: self.options.patch_size)
+    augment = property(lambda self: self.options.training)
+    repeat = property(lambda self: self.options.epoch_repeat)
+    cache_dir = property(lambda self: self.options.cache)
 
     def __len__(self) -> int:
         return len(self.sequences) * self.repeat
+
+    def __repr__(self) -> str:
+        o = self.options
+        patch = "full frame" if o.patch_size is None else "x".join(map(str, o.patch_size))
+        body = [f"Split: {o.split} ({len(self.sequences)} sequences x {self.repeat})",
+                f"Recipe: {o.recipe}" + (f" ({o.sensor})" if o.sensor is not None else ""),
+                f"Patch size (h x w): {patch}",
+                f"Mode: {'training (random frames, crops, flips)' if o.training else 'eval'}",
+                f"Normalize: {o.normalize}, frame scale: {o.frame_scale}",
+                f"Frames per sample: {o.frames}, seed: {o.seed}, epoch: {self.epoch}",
+                f"Source: {'cache ' + str(o.cache) if o.cache is not None else 'EXR band reads'}"]
+        return dataset_repr(self, body, self.root)
 
     def set_epoch(self, epoch: int) -> None:
         """New augmentations per epoch (call before iterating; not seen by persistent workers)."""
@@ -276,30 +349,16 @@ class S2RHDRDataset(Dataset):
             self._maxima[key] = float(normalize(peak_arr, src.stats(), self.normalize).max())
         return self._maxima[key]
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, index: int) -> Any:
         hdr, ids, rng = self.load(index)
         if self.recipe == "official":
             syn = recipes.official(hdr, rng, train=self.augment)
         else:
             syn = recipes.sensor(hdr, rng, train=self.augment, model=self.sensor)
-        sample = to_sample(syn)
-        sample["frames"] = torch.tensor(ids, dtype=torch.int64)
-        sample["sequence"] = self.sequences[index % len(self.sequences)].name
-        sample["index"] = index
+        sample = make_sample(syn.ldr, syn.exposures, syn.label, linear=syn.linear, frames=ids,
+                             sequence=self.sequences[index % len(self.sequences)].name,
+                             index=index)
         return self.transform(sample) if self.transform is not None else sample
-
-
-def to_sample(syn: recipes.Synthesis) -> dict[str, Any]:
-    """Channels-last numpy synthesis -> the shared dict of channels-first float32 tensors."""
-    out: dict[str, Any] = {}
-    chw = torch.from_numpy(np.ascontiguousarray(syn.inputs.transpose(0, 3, 1, 2),
-                                                dtype=np.float32))
-    for i in range(chw.shape[0]):
-        out[f"input{i}"] = chw[i]
-    out["label"] = torch.from_numpy(np.ascontiguousarray(syn.label.transpose(2, 0, 1),
-                                                         dtype=np.float32))
-    out["exp"] = torch.from_numpy(np.asarray(syn.exposures, dtype=np.float32))
-    return out
 
 
 def write_synthetic_dataset(root: str | os.PathLike, names: Sequence[str], *, frames: int = 6,

@@ -6,16 +6,21 @@ Reproduces ``preprocess_s2r_hdr_data.py`` (reference/s2rhdr-format.md section 3)
    to 0 first), then every frame ``clip((clip(H, p1, p99) - p1) / (p99 - p1), 0, 1)``;
 2. 640x640 patches on a stride-512 grid: x over ``range(0, W, 512)``, y over
    ``range(0, H, 512)``, skipped when ``x + 256 > W`` or ``y + 256 > H``, clamped to
-   ``W - 640`` / ``H - 640``, named by the pre-clamp corner: 8 patches per 1080p frame;
+   ``W - 640`` / ``H - 640``: 8 patches per 1080p frame, named as the release's loop names
+   them (``_1536_0`` then ``_1280_512``: it overwrites ``x`` inside the ``y`` loop;
+   ``release.patch_grid``), or by the grid corner with ``naming="grid"``;
 3. float16 EXRs with PIZ compression (pyexr's default), ``trainlist.txt`` listing every
-   output folder (newline-separated, no trailing newline).
+   output folder (newline-separated, no trailing newline). A source written by
+   ``export-official`` carries ``trainlist/vallist/testlist.txt``: each becomes the list of
+   its scenes' outputs instead, so the split survives.
 
 KNOWN FLAW (kept on purpose, this mode exists for fidelity): the p99 clip saturates the top
 1% of frame 0 at exactly 1.0 and subtracts a black level, so highlights are destroyed and
 the data is no longer a radiance scale. Train on raw data with ``normalize="preserve"``
 instead unless you must reproduce the paper. Unlike the release this is sorted, resumable
-(finished sequences are recorded in ``.official_preprocess.json`` and skipped) and isolates
-errors per sequence (one bad file does not stop the others).
+(finished sequences are recorded in ``<dst>.s2rhdr-work/official_preprocess.json`` and
+skipped; staging is there too, so the output root holds nothing but scenes and lists) and
+isolates errors per sequence (one bad file does not stop the others).
 """
 
 from __future__ import annotations
@@ -29,30 +34,29 @@ from typing import Any
 
 import numpy as np
 
-from s2rhdr_loader.core.atomic import atomic_write_json, atomic_write_text
-from s2rhdr_loader.core.errors import OptionError
+from s2rhdr_loader.core.atomic import atomic_write_json
 from s2rhdr_loader.core.exr import ExrError, read_exr, write_exr
-from s2rhdr_loader.core.layout import LayoutError, SequenceInfo, discover, read_json, safe_child
+from s2rhdr_loader.core.layout import (
+    LayoutError,
+    SequenceInfo,
+    discover,
+    read_json,
+    safe_child,
+    work_dir,
+)
 from s2rhdr_loader.core.progress import Progress
+from s2rhdr_loader.release import LIST_FILES, TRAINLIST, patch_grid, read_list, write_list
 
-STATE = ".official_preprocess.json"
-PARTIAL = ".partial"
-TRAINLIST = "trainlist.txt"
+__all__ = ["PreprocessReport", "official_preprocess", "patch_grid", "preprocess_sequence",
+           "state_files"]
+STATE = "official_preprocess.json"  # in the output's work folder (layout.work_dir)
+LEGACY_STATE = ".official_preprocess.json"  # inside the output root (before issue 14)
+PARTIAL = "partial"  # staging, in the work folder: nothing but scenes in the output root
 
 
-def patch_grid(height: int, width: int, patch: int = 640,
-               stride: int = 512) -> list[tuple[str, int, int]]:
-    """``(name suffix, x, y)`` of the release's patches (x-major, as its loops run)."""
-    if height < patch or width < patch:
-        raise OptionError(f"frame {width}x{height} is smaller than the {patch}px patch "
-                         "(use --patch-size)")
-    out = []
-    for x in range(0, width, stride):
-        for y in range(0, height, stride):
-            if x + stride // 2 > width or y + stride // 2 > height:
-                continue
-            out.append((f"{x}_{y}", min(x, width - patch), min(y, height - patch)))
-    return out
+def state_files(root: str | os.PathLike) -> list[Path]:
+    """Where a preprocessed root's record may be, newest convention first."""
+    return [work_dir(root) / STATE, Path(root) / LEGACY_STATE]
 
 
 def official_range(frame0: np.ndarray) -> tuple[float, float]:
@@ -67,13 +71,13 @@ def apply_range(img: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip((np.clip(img, lo, hi) - lo) / span, 0.0, 1.0).astype(np.float32)
 
 
-def preprocess_sequence(seq: SequenceInfo, work: Path, patch: int | None,
-                        stride: int) -> list[str]:
+def preprocess_sequence(seq: SequenceInfo, work: Path, patch: int | None, stride: int,
+                        naming: str = "release") -> list[str]:
     """Write one sequence's outputs under ``work`` (a private folder); returns their names."""
     frame0 = read_exr(seq.frames[0], channels=("R", "G", "B"))
     lo, hi = official_range(frame0)
     h, w = frame0.shape[:2]
-    grid = patch_grid(h, w, patch, stride) if patch else [("", 0, 0)]
+    grid = patch_grid(h, w, patch, stride, naming) if patch else [("", 0, 0)]
     names = [f"{seq.name}_{suffix}" if suffix else seq.name for suffix, _, _ in grid]
     for i, path in enumerate(seq.frames):
         img = frame0 if i == 0 else read_exr(path, channels=("R", "G", "B"))
@@ -87,12 +91,13 @@ def preprocess_sequence(seq: SequenceInfo, work: Path, patch: int | None,
     return names
 
 
-def _task(seq: SequenceInfo, dst: Path, patch: int | None, stride: int) -> tuple[str, Any]:
-    work = safe_child(dst, PARTIAL, seq.name)
+def _task(seq: SequenceInfo, dst: Path, patch: int | None, stride: int,
+          naming: str) -> tuple[str, Any]:
+    work = safe_child(work_dir(dst), PARTIAL, seq.name)
     try:
         if work.exists():
             shutil.rmtree(work)
-        names = preprocess_sequence(seq, work, patch, stride)
+        names = preprocess_sequence(seq, work, patch, stride, naming)
         for name in names:
             final = safe_child(dst, name)
             if final.exists():
@@ -111,21 +116,59 @@ class PreprocessReport:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     outputs: int = 0
+    lists: dict[str, int] = field(default_factory=dict)  # list file -> entries
+
+
+def _read_state(dst: Path) -> dict[str, Any]:
+    for path in state_files(dst):
+        if path.is_file():
+            state = read_json(path)
+            if isinstance(state, dict) and isinstance(state.get("done"), dict):
+                return state
+            raise LayoutError(f"{path}: not an official-preprocess record; delete it and rerun")
+    return {"done": {}}
+
+
+def _source_lists(src: Path) -> dict[str, list[str]]:
+    """``trainlist.txt``/``vallist.txt``/``testlist.txt`` of the source (export-official's)."""
+    return {name: read_list(src / name) for name in LIST_FILES.values() if (src / name).is_file()}
+
+
+def write_lists(src: Path, dst: Path, done: dict[str, list[str]]) -> dict[str, int]:
+    """The output's scene lists: the source's lists carried over to the outputs of their scenes
+    (so a split made by ``export-official`` survives), or, without any, ``trainlist.txt`` with
+    every output as the release's ``create_scene_list`` writes it."""
+    lists = _source_lists(src)
+    if not lists:
+        lists = {TRAINLIST: sorted(done)}
+    counts = {}
+    for name, scenes in lists.items():
+        outs = sorted(o for s in scenes for o in done.get(s, []))
+        write_list(dst / name, outs)
+        counts[name] = len(outs)
+    return counts
 
 
 def official_preprocess(src: str | os.PathLike, dst: str | os.PathLike, *, jobs: int = 1,
-                        patch: int | None = 640, stride: int = 512,
+                        patch: int | None = 640, stride: int = 512, naming: str = "release",
                         progress: bool = True) -> PreprocessReport:
-    """Normalise (and with ``patch`` crop) every sequence of ``src`` into ``dst``."""
+    """Normalise (and with ``patch`` crop) every sequence of ``src`` into ``dst``.
+
+    ``naming``: ``"release"`` (default) names patches exactly as the release's loop does,
+    ``"grid"`` by their un-clamped grid corner (``release.patch_grid``). Staging and the resume
+    record live in ``layout.work_dir(dst)``, so ``dst`` holds only scenes and scene lists.
+    """
     src, dst = Path(src), Path(dst)
     seqs = discover(src)
     if not seqs:
         raise LayoutError(f"{src}: no sequences found")
     if dst.resolve() == src.resolve():
         raise LayoutError(f"{dst}: output must differ from the source folder")
+    if patch:
+        patch_grid(patch, patch, patch, stride, naming)  # bad options fail before any work
     dst.mkdir(parents=True, exist_ok=True)
-    state_path = dst / STATE
-    state = read_json(state_path) if state_path.is_file() else {"done": {}}
+    state = _read_state(dst)
+    state_path = state_files(dst)[0]
     report = PreprocessReport()
     todo = []
     for seq in seqs:
@@ -134,8 +177,8 @@ def official_preprocess(src: str | os.PathLike, dst: str | os.PathLike, *, jobs:
             report.skipped.append(seq.name)
         else:
             todo.append(seq)
-    with Progress(len(seqs), "official-preprocess", enabled=progress) as bar:
-        bar.update(len(report.skipped))
+    with Progress(len(seqs), "official-preprocess", enabled=progress,
+                  initial=len(report.skipped)) as bar:
 
         def record(name: str, result: Any) -> None:
             if isinstance(result, Exception):
@@ -148,14 +191,13 @@ def official_preprocess(src: str | os.PathLike, dst: str | os.PathLike, *, jobs:
 
         if jobs <= 1:
             for seq in todo:
-                record(*_task(seq, dst, patch, stride))
+                record(*_task(seq, dst, patch, stride, naming))
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(_task, seq, dst, patch, stride) for seq in todo]
+                futures = [pool.submit(_task, seq, dst, patch, stride, naming) for seq in todo]
                 for fut in as_completed(futures):
                     record(*fut.result())
-    shutil.rmtree(dst / PARTIAL, ignore_errors=True)
-    names = sorted(o for outs in state["done"].values() for o in outs)
-    report.outputs = len(names)
-    atomic_write_text(dst / TRAINLIST, "\n".join(names))
+    shutil.rmtree(work_dir(dst) / PARTIAL, ignore_errors=True)
+    report.outputs = sum(len(o) for o in state["done"].values())
+    report.lists = write_lists(src, dst, {s: list(o) for s, o in state["done"].items()})
     return report

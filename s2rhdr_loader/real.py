@@ -18,7 +18,8 @@ numbers reproduce; the synthetic recipe's Q16 uses 65535); exposure times from
 Modes: ``"train"`` (random crop, flips, channel permutation; per-sample generator from
 ``(seed, epoch, index)``) and ``"test"`` (full image; inputs padded by reflection, never with
 1.0 which would fake saturation, to a multiple of ``pad_to``; the label is not padded and
-``size`` holds the original (H, W) so predictions can be cropped back with :func:`unpad`).
+``size`` holds the original (H, W) so predictions can be cropped back with :func:`unpad`;
+in train mode it is the crop's size).
 """
 
 from __future__ import annotations
@@ -39,8 +40,7 @@ from torch.utils.data import Dataset
 from s2rhdr_loader.core.errors import DataError, OptionError
 from s2rhdr_loader.core.hdr import read_hdr
 from s2rhdr_loader.core.tiff import read_tiff16
-from s2rhdr_loader.dataset import sample_generator
-from s2rhdr_loader.recipes import GAMMA
+from s2rhdr_loader.sample import Sample, dataset_repr, make_sample, sample_generator
 
 log = logging.getLogger(__name__)
 LDR_DIVISOR = 65536.0
@@ -195,7 +195,7 @@ class RealHDRDataset(Dataset):
 
     def __init__(self, scenes: list[RealScene], mode: str = "test", patch_size: int = 128,
                  seed: int = 0, repeat: int = 1, pad_to: int = 8, memory: bool = True,
-                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
+                 transform: Callable[[Sample], Any] | None = None):
         if mode not in ("train", "test"):
             raise OptionError(f"mode must be 'train' or 'test', got {mode!r}")
         if not scenes:
@@ -203,6 +203,7 @@ class RealHDRDataset(Dataset):
         self.scenes, self.mode, self.patch = scenes, mode, int(patch_size)
         self.seed, self.repeat, self.pad_to = int(seed), max(int(repeat), 1), max(int(pad_to), 1)
         self.memory, self.transform, self.epoch = memory, transform, 0
+        self.root: Path | None = None  # set by the kalantari/sct/challenge123 helpers
         self._mem: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
@@ -219,7 +220,7 @@ class RealHDRDataset(Dataset):
             self._mem[i] = data
         return data
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, index: int) -> Sample | Any:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
         k = index % len(self.scenes)
@@ -243,30 +244,37 @@ class RealHDRDataset(Dataset):
             ph, pw = (-h) % self.pad_to, (-w) % self.pad_to
             if ph or pw:
                 ldr = np.pad(ldr, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
-        sample: dict[str, Any] = {}
-        for i in range(3):
-            lin = np.power(ldr[i], np.float32(GAMMA)) / np.float32(exps[i] + 1e-8)
-            six = np.concatenate([lin, ldr[i]], axis=-1).transpose(2, 0, 1)
-            sample[f"input{i}"] = torch.from_numpy(np.ascontiguousarray(six, np.float32))
-        sample["label"] = torch.from_numpy(np.ascontiguousarray(label.transpose(2, 0, 1),
-                                                                np.float32))
-        sample["exp"] = torch.from_numpy(np.asarray(exps, np.float32))
-        sample["size"] = torch.tensor([h, w], dtype=torch.int64)
-        sample["sequence"] = self.scenes[k].name
-        sample["index"] = index
+        # size: the label's (H, W) -- the crop in train mode, the unpadded image in test mode
+        sample = make_sample(ldr, exps, label, size=label.shape[:2],
+                             sequence=self.scenes[k].name, index=index)
         return self.transform(sample) if self.transform is not None else sample
+
+    def __repr__(self) -> str:
+        root = self.root or os.path.commonpath([str(s.label.parent) for s in self.scenes])
+        body = [f"Scenes: {len(self.scenes)}" + (f" x {self.repeat}" if self.mode == "train"
+                                                 else ""),
+                f"Mode: {self.mode}" + (f", patch size {self.patch}" if self.mode == "train"
+                                        else f", inputs padded to a multiple of {self.pad_to}"),
+                f"Seed: {self.seed}, epoch: {self.epoch}, in memory: {self.memory}"]
+        return dataset_repr(self, body, root)
+
+
+def _rooted(ds: RealHDRDataset, root: str | os.PathLike) -> RealHDRDataset:
+    ds.root = Path(root)
+    return ds
 
 
 def kalantari(root: str | os.PathLike, mode: str = "test", **kw: Any) -> RealHDRDataset:
     """Kalantari & Ramamoorthi 2017 (SIG17) ``Training/`` or ``Test/`` folder."""
-    return RealHDRDataset(kalantari_scenes(root), mode, **kw)
+    return _rooted(RealHDRDataset(kalantari_scenes(root), mode, **kw), root)
 
 
 def sct(root: str | os.PathLike, mode: str = "test", **kw: Any) -> RealHDRDataset:
     """SCT (Tel et al. 2023) ``Training/`` or ``Test/`` folder."""
-    return RealHDRDataset(sct_scenes(root), mode, **kw)
+    return _rooted(RealHDRDataset(sct_scenes(root), mode, **kw), root)
 
 
 def challenge123(root: str | os.PathLike, mode: str = "test", **kw: Any) -> RealHDRDataset:
     """Challenge123 (Kong et al. 2024); training mode uses all 6 folder permutations."""
-    return RealHDRDataset(challenge123_scenes(root, permutations=mode == "train"), mode, **kw)
+    scenes = challenge123_scenes(root, permutations=mode == "train")
+    return _rooted(RealHDRDataset(scenes, mode, **kw), root)

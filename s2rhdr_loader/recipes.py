@@ -65,6 +65,44 @@ def round_to_half(a: np.ndarray) -> np.ndarray:
     return _torch_copy(np.asarray(a, dtype=np.float32), via_half=True)
 
 
+# ---- per-sequence normalisation (before any recipe) -------------------------------------------
+
+NORMALIZE = ("preserve", "official", "none")
+
+
+def frame_stats(frame0: np.ndarray) -> dict[str, float]:
+    """Per-sequence normalisation statistics of frame 0 (all pixels and channels).
+
+    Negative, NaN and inf values count as 0, as the release clips at 0 after reading.
+    """
+    flat = np.nan_to_num(np.maximum(frame0, 0.0), nan=0.0, posinf=0.0).ravel()
+    p1, p99, p999 = np.percentile(flat, [1, 99, 99.9])
+    return {"p1": float(p1), "p99": float(p99), "p999": float(p999), "max": float(flat.max())}
+
+
+def normalize(h: np.ndarray, stats: dict[str, float], mode: str) -> np.ndarray:
+    """Map raw radiance to the recipe's range, one map per sequence (temporally consistent).
+
+    ``official``: ``clip((clip(H, p1, p99) - p1) / (p99 - p1), 0, 1)`` with the percentiles of
+    frame 0, exactly the release's preprocessing (``preprocess_data_range``); known flaw: the
+    top 1% of frame 0 is clipped to 1.0 and a black level is subtracted. ``preserve``
+    (default): a pure radiance scale ``H / p99.9(frame 0)``; nothing is clipped, values above 1
+    stay in the label. ``none``: the data is already normalised.
+    """
+    if mode == "none":
+        return h
+    if mode == "official":
+        lo, hi = stats["p1"], stats["p99"]
+        span = hi - lo if hi > lo else 1.0
+        return np.clip((np.clip(h, lo, hi) - lo) / np.float32(span), 0.0, 1.0).astype(np.float32)
+    if mode == "preserve":
+        s = stats["p999"] if stats["p999"] > 0 else (stats["max"] if stats["max"] > 0 else 1.0)
+        return (h / np.float32(s)).astype(np.float32)
+    raise OptionError(f"normalize must be one of {NORMALIZE}, got {mode!r}")
+
+
+# ---- the official recipe -------------------------------------------------------------------
+
 def choose_exposures(rng: np.random.Generator) -> np.ndarray:
     """One of the official exposure sets: (1,4,16) with p=2/3, (1,8,64) with p=1/3."""
     return np.asarray(EXPOSURE_SETS[int(rng.integers(len(EXPOSURE_SETS)))], np.float32)
@@ -83,12 +121,20 @@ def to_inputs(ldr: np.ndarray, t: float, gamma: float = GAMMA) -> np.ndarray:
 
 @dataclass
 class Synthesis:
-    """What a recipe produces for one sample (channels last)."""
+    """What a recipe produces for one sample (channels last); ``sample.make_sample`` turns it
+    into the network's dict."""
 
-    inputs: np.ndarray  # (3, H, W, 6)
+    ldr: np.ndarray  # (3, H, W, 3) the LDR images, in [0, 1]
     label: np.ndarray  # (H, W, 3)
     exposures: np.ndarray  # (3,)
-    ldr: np.ndarray  # (3, H, W, 3) the LDR images themselves (for inspection and tests)
+    linear: np.ndarray | None = None  # (3, H, W, 3) linear half if not LDR**2.2 / t
+
+    @property
+    def inputs(self) -> np.ndarray:
+        """(3, H, W, 6) ``[linear, LDR]`` as the network sees it (for inspection and tests)."""
+        if self.linear is not None:
+            return np.concatenate([self.linear, self.ldr], axis=-1).astype(np.float32)
+        return np.stack([to_inputs(self.ldr[i], float(self.exposures[i])) for i in range(3)])
 
 
 def official(hdr: np.ndarray, rng: np.random.Generator, *, train: bool) -> Synthesis:
@@ -99,7 +145,7 @@ def official(hdr: np.ndarray, rng: np.random.Generator, *, train: bool) -> Synth
     Precision follows the release too: HDR as float16 (pyexr HALF) through re-exposure, the
     LDR path (noise sum, gamma, Q16) in float64 as the release's float64 noise makes it
     (the noise values themselves are drawn in float32), float32 at the end; the linear input
-    part is computed from the float32 LDR (<= 1 ulp apart).
+    part (``make_sample``) is computed from the float32 LDR (<= 1 ulp apart).
     """
     exps = choose_exposures(rng)
     # float16 values held in float32: numpy's float16 multiply is exactly "float32 product
@@ -112,7 +158,6 @@ def official(hdr: np.ndarray, rng: np.random.Generator, *, train: bool) -> Synth
     label = h[1].copy()
     shape = h.shape[1:]
     ldr = np.empty((3, *shape), np.float32)
-    inputs = np.empty((3, *shape[:-1], 2 * shape[-1]), np.float32)
     x = np.empty(shape, np.float64)
     for i in range(3):
         x[...] = h[i]
@@ -129,11 +174,7 @@ def official(hdr: np.ndarray, rng: np.random.Generator, *, train: bool) -> Synth
         np.floor(x, out=x)
         x /= Q16_LEVELS
         ldr[i] = x
-        # linear part from the float32 LDR (within 1 ulp of the release's float64 value)
-        lin = np.power(ldr[i], np.float32(GAMMA))
-        lin /= np.float32(float(exps[i]) + 1e-8)
-        inputs[i] = np.concatenate([lin, ldr[i]], axis=-1)
-    return Synthesis(inputs, label, exps, ldr)
+    return Synthesis(ldr, label, exps)
 
 
 # ---- the sensor recipe -----------------------------------------------------------------------
@@ -227,12 +268,11 @@ def sensor(hdr: np.ndarray, rng: np.random.Generator, *, train: bool,
         signal = np.clip(counts / np.float32(charge), 0.0, 1.0)
         ldrs.append(np.floor(apply_crf(crf, signal) * levels) / levels)
     ldr = np.stack(ldrs).astype(np.float32)
+    linear = None
     if m.linearize == "crf":
-        lin = [invert_crf(crf, ldr[i]) / np.float32(exps[i] + 1e-8) for i in range(3)]
-        inputs = np.stack([np.concatenate([lin[i], ldr[i]], axis=-1) for i in range(3)])
-    else:
-        inputs = np.stack([to_inputs(ldr[i], float(exps[i])) for i in range(3)])
-    return Synthesis(inputs.astype(np.float32), label.astype(np.float32), exps, ldr)
+        linear = np.stack([invert_crf(crf, ldr[i]) / np.float32(exps[i] + 1e-8)
+                           for i in range(3)]).astype(np.float32)
+    return Synthesis(ldr, label.astype(np.float32), exps, linear)
 
 
 RECIPES = ("official", "sensor")

@@ -9,8 +9,9 @@ splits are respected), and sequences it does not list fall back to the rule.
 
 Patches cut from one scene (``official-preprocess`` output, ``<scene>_<x>_<y>``) overlap, so
 they are split by their source scene, never one by one: the scene comes from
-``.official_preprocess.json`` (written by ``official-preprocess``) or, for folders made by the
-release's own script, from the ``trainlist.txt`` names with the ``_<x>_<y>`` suffix removed.
+the record ``official-preprocess`` keeps in ``<root>.s2rhdr-work/`` (or, older, in
+``<root>/.official_preprocess.json``) or, for folders made by the release's own script, from
+the scene-list names (``trainlist.txt`` ...) with the ``_<x>_<y>`` suffix removed.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from pathlib import Path
 from s2rhdr_loader.core.atomic import atomic_write_json
 from s2rhdr_loader.core.errors import OptionError
 from s2rhdr_loader.core.layout import LayoutError, read_json
+from s2rhdr_loader.preprocess import state_files
+from s2rhdr_loader.release import LIST_FILES, read_list
 
 SPLITS = ("train", "val", "test")
 SPLITS_FILE = "splits.json"
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 FORMAT = "s2rhdr.splits"
-PREPROCESS_STATE = ".official_preprocess.json"  # preprocess.STATE (imported lazily there)
 _PATCH_NAME = re.compile(r"^(.+)_(\d+)_(\d+)$")
 
 
@@ -59,17 +61,19 @@ def source_groups(root: str | os.PathLike) -> dict[str, str]:
     by one would put the same pixels in train and test.
     """
     root = Path(root)
-    state = root / PREPROCESS_STATE
-    if state.is_file():
-        data = read_json(state)
-        done = data.get("done", {}) if isinstance(data, Mapping) else {}
-        return {o: scene for scene, outs in done.items() if isinstance(outs, list)
-                for o in outs if o != scene}
-    trainlist = root / "trainlist.txt"
-    if trainlist.is_file():
-        found = (_PATCH_NAME.match(n) for n in trainlist.read_text().split())
-        return {m.group(0): m.group(1) for m in found if m}
-    return {}
+    for state in state_files(root):
+        if state.is_file():
+            data = read_json(state)
+            done = data.get("done", {}) if isinstance(data, Mapping) else {}
+            return {o: scene for scene, outs in done.items() if isinstance(outs, list)
+                    for o in outs if o != scene}
+    found = {}
+    for name in LIST_FILES.values():
+        if (root / name).is_file():
+            for m in (_PATCH_NAME.match(n) for n in read_list(root / name)):
+                if m:
+                    found[m.group(0)] = m.group(1)
+    return found
 
 
 def assign(names: Iterable[str],

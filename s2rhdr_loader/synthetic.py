@@ -19,10 +19,10 @@ Domains:
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from s2rhdr_loader.core.errors import OptionError
+from s2rhdr_loader.sample import Sample, dataset_repr, make_sample
 
 DOMAINS = ("source", "target")
 EXPOSURE_SETS = ((1.0, 4.0, 16.0), (1.0, 8.0, 64.0))
@@ -76,7 +76,7 @@ class SyntheticHDRDataset(Dataset):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < self.n:
             raise IndexError(index)
         dom = DOMAINS.index(self.domain)
@@ -86,21 +86,22 @@ class SyntheticHDRDataset(Dataset):
         exps = EXPOSURE_SETS[int(rng.random() < 1 / 3)]
         wb = (np.ones(3, np.float32) if self.domain == "source"
               else rng.uniform(0.8, 1.2, 3).astype(np.float32))
-        sample: dict[str, torch.Tensor] = {}
+        ldrs, label = [], None
         for i, t in enumerate(exps):
             dy, dx = (m, m) if i == 1 else tuple(rng.integers(0, 2 * m + 1, 2))
             h = canvas[dy:dy + p, dx:dx + p]
             if i == 1:
-                sample["label"] = torch.from_numpy(h.transpose(2, 0, 1).copy())
+                label = h
             signal = h * t * wb
             if self.domain == "source":
                 signal = signal + rng.normal(0, 1e-4, signal.shape) * t * (i < 2)
             else:   # Poisson-Gaussian sensor noise in units of a 1000 e- full well
                 signal = rng.poisson(np.clip(signal, 0, 4) * 1000) / 1000.0 \
                     + rng.normal(0, 2e-3, signal.shape)
-            ldr = np.floor(_crf(signal, self.domain) * 65535) / 65535
-            ldr = ldr.astype(np.float32).transpose(2, 0, 1)
-            sample[f"input{i}"] = torch.from_numpy(
-                np.concatenate([ldr ** 2.2 / t, ldr]).astype(np.float32))
-        sample["exp"] = torch.tensor(exps, dtype=torch.float32)
-        return sample
+            ldrs.append((np.floor(_crf(signal, self.domain) * 65535) / 65535).astype(np.float32))
+        assert label is not None
+        return make_sample(np.stack(ldrs), exps, label)
+
+    def __repr__(self) -> str:
+        return dataset_repr(self, [f"Domain: {self.domain}", f"Patch size: {self.patch}",
+                                   f"Seed: {self.seed}, max shift: {self.max_shift} px"])

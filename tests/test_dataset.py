@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -175,6 +177,38 @@ def test_corrupt_or_missing_frames_name_the_file(tmp_path):
         S2RHDRDataset(tmp_path, split="all", patch_size=64)
     with pytest.raises(ValueError, match="recipe"):
         S2RHDRDataset(tmp_path, split="all", recipe="fancy")
+
+
+def test_band_crops_equal_whole_frame_crops_and_a_resized_frame_is_named(tmp_path):
+    from s2rhdr_loader.core.exr import write_exr
+    from s2rhdr_loader.dataset import ExrFrames
+
+    write_synthetic_dataset(tmp_path, ["s"], frames=3, height=40, width=56)
+    src = ExrFrames(S2RHDRDataset(tmp_path, split="all", patch_size=None).sequences[0])
+    whole = read_exr(tmp_path / "s" / "img" / "0002.exr")
+    np.testing.assert_array_equal(src.crop(2, 17, 33, 5, 29), whole[17:33, 5:29])
+    # frame 1 rewritten at another size: the header of frame 0 no longer fits it
+    write_exr(tmp_path / "s" / "img" / "0001.exr", np.ones((40, 60, 3), np.float32))
+    with pytest.raises(ExrError, match="0001.exr: size or pixel type differs"):
+        src.crop(1, 0, 16, 0, 16)
+    write_exr(tmp_path / "s" / "img" / "0001.exr", np.ones((20, 56, 3), np.float32))
+    with pytest.raises(ExrError, match="0001.exr: cannot decode rows"):
+        src.crop(1, 24, 40, 0, 16)
+
+
+def test_options_are_grouped_validated_and_replaceable(root):
+    ds = S2RHDRDataset(root, split="all", patch_size=(20, 30), seed=4, augment=True)
+    assert ds.options.patch_size == (20, 30) and ds.patch == (20, 30) and ds.seed == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ds.options.seed = 5
+    val = ds.with_options(augment=False, patch_size=None)
+    assert val.augment is False and val.patch is None and len(val) == len(ds.sequences)
+    same = S2RHDRDataset.from_options(root, ds.options)
+    assert torch.equal(same[3]["label"], ds[3]["label"])
+    with pytest.raises(ValueError, match="patch_size must be positive"):
+        S2RHDRDataset(root, split="all", patch_size=0)
+    with pytest.raises(ValueError, match="frame_scale must be"):
+        ds.with_options(frame_scale="mean")
 
 
 def test_default_epoch_length_follows_the_release(root):
