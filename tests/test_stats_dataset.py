@@ -43,9 +43,14 @@ def test_run_stats_aggregates_frames_sequences_and_dataset(dataset, tmp_path):
     seq0 = ds["sequences"][0]
     f0, f1 = (read_exr(dataset / "seq_0/img" / f"{i:04d}.exr") for i in (0, 1))
     params = S.reference_params(f0, "official_p1p99")
-    expect, _ = S.frame_metrics(S.normalise(f1, "official_p1p99", params), S.StatsOptions())
+    expect, _ = S.frame_metrics(f1, S.StatsOptions(), "official_p1p99", params)
     for m in S.METRICS:
         assert seq0["frames"][1][m] == pytest.approx(expect[m], rel=1e-5, abs=1e-6)
+    # DR: numpy's percentiles of the frame's own (un-normalised) Rec.709 luminance
+    y = f1 @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    assert seq0["frames"][1]["DR"] == pytest.approx(
+        np.log10(np.percentile(y, 98)) - np.log10(np.percentile(y, 2)), rel=1e-5)
+    assert "no normalisation" in ds["domains"]["DR"] and "official_p1p99" in ds["domains"]["SI"]
     assert sum(ds["histogram"]["counts"]) + ds["histogram"]["zeros"] == 6 * 48 * 32
     assert ("render", "seq_0") in run.thumbnails
     assert run.doc["options"]["si_domain"] == "mu_law255" and "re-implemented" in run.doc["label"]
