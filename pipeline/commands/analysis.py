@@ -104,19 +104,26 @@ def _print_table(doc: dict) -> None:
                    "spans fewer stops")
 @click.option("--drift-stops", type=float, default=1.0, show_default=True,
               help="warn when the median luminance of consecutive frames jumps more")
-@click.option("--decode-passes", is_flag=True, help="also decode depth/normal/... pixels")
+@click.option("--mode", type=click.Choice(("full", "quick")), default="full", show_default=True,
+              help="full decodes every pass; quick (what the batch runs after each shot) "
+                   "reads the other passes' headers only")
+@click.option("--decode-passes", is_flag=True, hidden=True, help="same as --mode full")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="where to write validation.json [default: ROOT/validation.json]")
 @click.option("--no-json", is_flag=True, help="do not write validation.json")
 @click.option("--strict", is_flag=True, help="warnings fail too")
 @_parallel
-def validate(root, min_dr_stops, drift_stops, decode_passes, json_path, no_json, strict,
+def validate(root, min_dr_stops, drift_stops, mode, decode_passes, json_path, no_json, strict,
              jobs, executor, quiet):
-    """Check every frame and sequence of ROOT; exit 0 if it passes, 1 if it fails."""
+    """Check every frame and sequence of ROOT; exit 0 if it passes, 1 if it fails.
+
+    Each sequence gets the same verdict the batch gives a rendered shot
+    (``pipeline.validate.check_shot``'s core), in full mode by default.
+    """
     from pipeline.validate import ValidateOptions, validate_dataset, write_validation
 
     opts = ValidateOptions(min_dr_stops=min_dr_stops, drift_stops=drift_stops,
-                           decode_passes=decode_passes)
+                           mode="full" if decode_passes else mode)
     result = validate_dataset(root, opts, jobs=jobs, executor=executor, progress=not quiet)
     click.echo(result.text())
     if not no_json:
