@@ -11,9 +11,10 @@ peak below 1.0. Each piece of evidence below is named in the message when it fir
   ``v`` grows like ``v^1``; a display encoding ``v^(1/g)`` turns that into ``v^g`` (g = 2.2).
   The exponent is fitted between the 1% and 4% quantiles of the positive channel values
   (log 4 / log(q4 / q1)); >= 1.8 fires. Measured on the eight CC0 Blender studio-light HDRIs
-  (real captures): 0.92-1.52 linear, 2.01-3.34 after x^(1/2.2). Applied where the frame (or
-  its sequence's frame 0) carries the official signature: >= 0.5% exact zeros and >= 0.5%
-  values at 1.0.
+  (real captures): 0.92-1.52 linear, 2.01-3.34 after x^(1/2.2); on Mitsuba renders of the
+  nine scene specs 0.95-1.54 and 2.10-3.39. Applied where the first frame (or any frame) of
+  the sequence carries the official signature: >= 0.5% exact zeros and >= 0.5% values at
+  1.0. Frames with fewer than 2000 positive values are pooled over the sequence.
 - ``histogram shape in log space``: without that signature, a bounded frame whose median
   luminance sits at display mid-grey (>= 0.3; a tone curve maps scene mid-grey 0.18 to
   ~0.46, a correct linear exposure keeps it at 0.12-0.18) with <= 1.5 stops of headroom to
@@ -55,6 +56,9 @@ class ToneEvidence:
     signature: bool = False  # official P1/P99 signature (zeros and a pile-up at 1.0)
     toe: float | None = None  # gamma-fit exponent (None: not measurable)
     display_grey: str = ""  # histogram-shape evidence text ("" when it did not fire)
+    # small frames: the lowest positive values, pooled over the sequence for the gamma fit
+    low: np.ndarray | None = None
+    n_pos: int = 0
 
     def describe(self) -> str:
         """Why this frame counts as linear (for the per-frame record)."""
@@ -82,19 +86,39 @@ def _levels(x: np.ndarray, max_levels: int = 256) -> bool:
     return all(np.unique(flat[::step, c]).size <= max_levels for c in range(flat.shape[1]))
 
 
-def toe_exponent(rgb: np.ndarray) -> float | None:
-    """Power-law exponent of the CDF of the smallest positive channel values (see module)."""
-    v = rgb.reshape(-1)
-    pos = v[v > 0]
+MIN_TOE_VALUES = 2000  # >= 20 values below the 1% quantile
+
+
+def _exponent(a: float, b: float) -> float | None:
     fa, fb = TOE_FRACTIONS
-    if pos.size < 2000:
-        return None
-    ka, kb = int(fa * pos.size), int(fb * pos.size)
-    part = np.partition(pos, (ka, kb))
-    a, b = float(part[ka]), float(part[kb])
     if not (a > 0 and b > a * (1 + 1e-6)):
         return None
     return math.log(fb / fa) / math.log(b / a)
+
+
+def toe_exponent(rgb: np.ndarray) -> float | None:
+    """Power-law exponent of the CDF of the smallest positive channel values (see module);
+    None with fewer than ``MIN_TOE_VALUES`` positive values."""
+    v = rgb.reshape(-1)
+    pos = v[v > 0]
+    if pos.size < MIN_TOE_VALUES:
+        return None
+    ka, kb = (int(f * pos.size) for f in TOE_FRACTIONS)
+    part = np.partition(pos, (ka, kb))
+    return _exponent(float(part[ka]), float(part[kb]))
+
+
+def pooled_toe(evidence: list[ToneEvidence]) -> float | None:
+    """The gamma-fit exponent of small frames pooled: quantiles of all their positive values
+    (each frame keeps its lowest 10%, enough while frames are alike)."""
+    n = sum(ev.n_pos for ev in evidence if ev.low is not None)
+    if n < MIN_TOE_VALUES:
+        return None
+    low = np.sort(np.concatenate([ev.low for ev in evidence if ev.low is not None]))
+    ka, kb = (int(f * n) for f in TOE_FRACTIONS)
+    if kb >= low.size:
+        return None
+    return _exponent(float(low[ka]), float(low[kb]))
 
 
 def frame_evidence(rgb: np.ndarray, y_pcts: tuple[float, float, float], y_max: float, *,
@@ -120,9 +144,12 @@ def frame_evidence(rgb: np.ndarray, y_pcts: tuple[float, float, float], y_max: f
     ev.measures.update({"zeros": zeros, "pile": pile, "median": p50, "headroom": headroom,
                         "spread": spread})
     ev.signature = zeros >= SIGNATURE_SHARE and pile >= SIGNATURE_SHARE
-    if zeros >= SIGNATURE_SHARE:
-        ev.toe = toe_exponent(rgb)
-        ev.measures["toe_exponent"] = ev.toe
+    ev.toe = toe_exponent(rgb)  # used when the sequence carries the official signature
+    ev.measures["toe_exponent"] = ev.toe
+    if ev.toe is None:  # too few values on its own: kept for the sequence's pooled fit
+        pos = rgb.reshape(-1)[rgb.reshape(-1) > 0]
+        ev.n_pos = int(pos.size)
+        ev.low = np.sort(pos)[: max(1, pos.size // 10)]
     if p50 >= DISPLAY_GREY and headroom <= MAX_HEADROOM_STOPS and spread <= MAX_SPREAD_STOPS:
         ev.display_grey = (f"median luminance {p50:.2f} at display mid-grey, {headroom:.1f} "
                            f"stops of headroom below the maximum {y_max:.2f}, P10-P90 spread "
@@ -140,12 +167,15 @@ def _tonemapped(why: str) -> str:
 def _gamma_fit(rest: list[ToneEvidence]) -> list[tuple[ToneEvidence, str, str]]:
     """An officially normalised sequence: the pooled dark-end exponent decides."""
     toes = sorted(ev.toe for ev in rest if ev.toe is not None)
-    if not toes or toes[len(toes) // 2] < GAMMA_FIT_MIN:
+    if toes:
+        k, over = toes[len(toes) // 2], f"median over {len(toes)} frame(s)"
+    else:
+        k, over = pooled_toe(rest), f"pooled over {len(rest)} small frame(s)"
+    if k is None or k < GAMMA_FIT_MIN:
         return []  # a clip to [0, 1] by the official normalisation is linear
-    k = toes[len(toes) // 2]
-    why = (f"gamma fit: the darkest values grow like v^{k:.2f} (median over {len(toes)} "
-           "frame(s)); linear data after the official P1/P99 black-level subtraction grows "
-           "like v^1, a display gamma 2.2 like v^2.2")
+    why = (f"gamma fit: the darkest values grow like v^{k:.2f} ({over}); linear data after "
+           "the official P1/P99 black-level subtraction grows like v^1, a display gamma 2.2 "
+           "like v^2.2")
     return [(ev, "error", _tonemapped(why)) for ev in rest]
 
 

@@ -46,6 +46,17 @@ def test_official_normalised_sequences_pass_and_their_gamma_copies_fail(tmp_path
     assert np.median(official_sequence([flat_scene(0)])[0]) > 0.3
 
 
+def test_small_frames_pool_the_gamma_fit_over_the_sequence(tmp_path):
+    """24x14 frames hold too few values for a fit each (< 2000); eight of them do."""
+    frames = official_sequence([hdr_scene(24, 14, seed=s) for s in range(8)])
+    assert all(frame_checks(f, ValidateOptions()).tone.toe is None for f in frames)
+    write_sequence(tmp_path / "lin/a", frames, passes=())
+    write_sequence(tmp_path / "gamma/a", [f ** (1 / 2.2) for f in frames], passes=())
+    assert tone(tmp_path / "lin") == []
+    found = tone(tmp_path / "gamma")
+    assert len(found) == 8 and "pooled over 8 small frame(s)" in found[0]["message"]
+
+
 def test_overcast_frames_below_one_pass_and_a_gamma_copy_fails(tmp_path):
     frames = [overcast_scene(seed=s) for s in range(3)]
     assert max(float(f.max()) for f in frames) < 1.0
@@ -105,3 +116,25 @@ def test_real_captures_linear_pass_gamma_and_8bit_fail():
         assert "gamma fit" in flagged(off ** (1 / 2.2)), path.name
         assert "quantisation" in flagged(np.round(off ** (1 / 2.2) * 255) / 255), path.name
         assert toe_exponent(off) < 1.8 <= toe_exponent(off ** (1 / 2.2)), path.name
+
+
+@pytest.mark.slow
+def test_a_mitsuba_render_its_official_normalisation_pass_and_a_gamma_copy_fails(tmp_path):
+    """A real render (Mitsuba, the flat overcast spec: max < 1) through the batch, which
+    itself applies check_shot; then the official preprocessing of it and a gamma copy."""
+    from tests.helpers.stats_scenes import run_cli
+
+    spec = Path(__file__).resolve().parents[1] / "scene_specs/plaza_overcast_tripod.yaml"
+    root = tmp_path / "ds"
+    assert run_cli(["batch", str(spec), "--out", str(root), "--quality", "preview",
+                    "--resolution", "192x108", "-q"]) == 0
+    (seq,) = [p for p in root.iterdir() if (p / "img").is_dir()]
+    frames = [read_exr(p, channels=("R", "G", "B")) for p in sorted((seq / "img").glob("*.exr"))]
+    assert max(float(f.max()) for f in frames) < 1.0  # correctly exposed, peaks below 1
+    assert tone(root) == []
+    off = official_sequence(frames)
+    write_sequence(tmp_path / "off/a", off, passes=())
+    write_sequence(tmp_path / "gamma/a", [f ** (1 / 2.2) for f in off], passes=())
+    assert tone(tmp_path / "off") == []
+    found = tone(tmp_path / "gamma")
+    assert found and "evidence: gamma fit" in found[0]["message"]
