@@ -327,15 +327,20 @@ def colourfulness(rgb_domain: np.ndarray) -> float:
 
 
 def highlight_metrics(values: np.ndarray, t: float) -> tuple[float, float]:
-    """HDRTV4K (FHLP, EHL) as fractions of 2-D ``values``: share >= t, mean excess / (1 - t)."""
+    """HDRTV4K (FHLP, EHL) as fractions of 2-D ``values``: share >= t, mean excess / (1 - t).
+
+    One pass: ``cv2.threshold`` keeps the values above the float32 just below ``t``, i.e.
+    exactly the values ``>= t`` (t > 0, so every kept value counts as non-zero); values equal
+    to ``t`` add nothing to the EHL sum.
+    """
     import cv2
 
     n = values.size
-    fhlp = np.count_nonzero(values >= np.float32(t)) / n
-    over = cv2.threshold(values, t, 0, cv2.THRESH_TOZERO)[1]  # v if v > t else 0
+    below = float(np.nextafter(np.float32(t), np.float32(-np.inf)))
+    over = cv2.threshold(values, below, 0, cv2.THRESH_TOZERO)[1]
+    count = cv2.countNonZero(over)
     above_sum = float(cv2.sumElems(over)[0])
-    above_cnt = cv2.countNonZero(over)
-    return float(fhlp), (above_sum - t * above_cnt) / n / (1.0 - t)
+    return count / n, (above_sum - float(np.float32(t)) * count) / n / (1.0 - t)
 
 
 def dynamic_range(q: Quantiles, mode: str, zero_policy: str, eps: float) -> float:
@@ -427,14 +432,20 @@ def normalisation_map(rgb: np.ndarray, method: str, params: dict[str, float]
 
 
 def apply_map(rgb: np.ndarray, offset: float, gain: float, clip: bool) -> np.ndarray:
-    """Apply a :func:`normalisation_map` in place (input already >= 0)."""
-    if offset:
-        np.maximum(rgb, np.float32(offset), out=rgb)
-        rgb -= np.float32(offset)
-    if gain != 1.0:
-        rgb *= np.float32(gain)
+    """Apply a :func:`normalisation_map` in place (input already >= 0).
+
+    cv2 does it in three passes (``gain * v - gain * offset``, then the clips at 1 and 0);
+    numpy's clip / subtract / multiply / clip took twice as long on a 1080p frame.
+    """
+    import cv2
+
+    if offset or gain != 1.0:
+        flat = rgb.reshape(rgb.shape[0], -1)
+        cv2.addWeighted(flat, gain, flat, 0.0, -gain * offset, dst=flat)
     if clip:
-        np.minimum(rgb, np.float32(1.0), out=rgb)
+        flat = rgb.reshape(rgb.shape[0], -1)
+        cv2.threshold(flat, 1.0, 1.0, cv2.THRESH_TRUNC, dst=flat)
+        cv2.threshold(flat, 0.0, 0.0, cv2.THRESH_TOZERO, dst=flat)
     return rgb
 
 
