@@ -117,8 +117,8 @@ def validate(root, min_dr_stops, drift_stops, mode, decode_passes, json_path, no
              jobs, executor, quiet):
     """Check every frame and sequence of ROOT; exit 0 if it passes, 1 if it fails.
 
-    Each sequence gets the same verdict the batch gives a rendered shot
-    (``pipeline.validate.check_shot``'s core), in full mode by default.
+    Each sequence gets the verdict the batch gives a rendered shot (the core of
+    pipeline.validate.check_shot), in full mode by default.
     """
     from pipeline.validate import ValidateOptions, validate_dataset, write_validation
 
