@@ -1,6 +1,6 @@
 """Benchmark: all statistics over N 1080p frames vs only decoding them, and 2-worker scaling.
 
-Targets (issue #5): statistics total <= 1.5x the decode-only time measured in the same run;
+Targets (issues #5, #11): statistics total <= 1.3x the decode-only time measured in the same run;
 2 worker processes >= 1.6x faster than 1. Writes benchmarks/results/stats.json.
 
 A single process already overlaps EXR decoding (in a thread) with the statistics, so it uses
@@ -103,7 +103,7 @@ def main() -> None:
         "stats_2_jobs_s": round(parallel, 3),
         "decode_ms_per_frame": round(1000 * decode / n, 1),
         "stats_ms_per_frame": round(1000 * serial / n, 1),
-        "stats_over_decode": round(serial / decode, 3), "target_stats_over_decode": 1.5,
+        "stats_over_decode": round(serial / decode, 3), "target_stats_over_decode": 1.3,
         "stats_over_decode_cpu_time": round(serial_cpu / decode_cpu, 3),
         "stats_1_job_no_prefetch_s": round(serial_np, 3),
         "stats_2_jobs_no_prefetch_s": round(parallel_np, 3),
@@ -118,9 +118,9 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
-    ok1 = result["stats_over_decode"] <= 1.5
+    ok1 = result["stats_over_decode"] <= 1.3
     ok2 = result["scaling_2_jobs"] >= 1.6
-    print(f"stats/decode {result['stats_over_decode']:.2f} (target <= 1.5): "
+    print(f"stats/decode {result['stats_over_decode']:.2f} (target <= 1.3): "
           f"{'OK' if ok1 else 'MISSED'}; 2-job scaling {result['scaling_2_jobs']:.2f} "
           f"(target >= 1.6): {'OK' if ok2 else 'MISSED'}")
 

@@ -1,9 +1,11 @@
 """The dataset card: PNG plots and one self-contained report.html from a statistics run.
 
-Several datasets (our render next to a real benchmark) share every plot. The HTML embeds the
-plots as base64 (one file to mail around) and the PNGs are also written next to it. The
-paper's anchor values (``reference/hdr-metrics.md`` section 4) are shown beside ours, which
-are labelled "re-implemented" because the paper's script and input domain are unpublished.
+Several datasets (our render next to a real benchmark or a folder of the user's own HDR
+photographs) share every plot. The HTML embeds the plots as base64 (one file to mail around)
+and the PNGs are also written next to it. The rows the S2R-HDR paper published (arXiv
+2504.07667: Kalantari, SCT, Challenge123, S2R-HDR) are shown beside ours, in a table and a
+plot, with the note that the paper's script is unpublished and our definitions are
+re-implemented from the primary sources; a contact sheet shows every sequence's first frame.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from pipeline import plotting
 from pipeline.stats import METRICS, StatsRun
 
 # S2R-HDR paper (arXiv 2504.07667) dataset comparison: FHLP %, EHL %, SI, DR (log10).
+ANCHOR_METRICS = ("FHLP", "EHL", "SI", "DR")
+PAPER_NOTE = ("Published values from the S2R-HDR paper (arXiv 2504.07667, dataset comparison "
+              "table) next to ours. The paper's statistics script and input domain are "
+              "unpublished; ours are re-implemented from the definitions (HDRTV4K for "
+              "FHLP/EHL, ITU-T P.910 for SI, LA-HDR for DR) with the options listed below, so "
+              "differences are expected until calibrated on the real datasets.")
 PAPER_ANCHORS = (
     ("Kalantari", 89, 15.07, 3.07, 18.4, 2.71),
     ("SCT", 144, 12.43, 2.43, 18.25, 2.55),
@@ -57,7 +65,8 @@ def make_plots(run: StatsRun) -> dict[str, bytes]:
         series = [(n, c[lo:hi], f[lo:hi]) for n, c, f in series]
     series = [(n, c.tolist(), f.tolist()) for n, c, f in series]
     plots["luminance_histogram.png"] = plotting.line_plot(
-        series, title="Luminance histogram (non-zero pixels, after normalisation)",
+        series, title="Luminance histogram (non-zero pixels; linear luminance x normalisation "
+        "gain, no offset)",
         xlabel="luminance (log scale)", ylabel="% of pixels per bin", xlog=True, ymin=0.0)
 
     def per_seq(metric: str) -> list[tuple[str, list[float]]]:
@@ -75,8 +84,20 @@ def make_plots(run: StatsRun) -> dict[str, bytes]:
     plots["dataset_means.png"] = plotting.bar_plot(
         names, [d["metrics"]["DR"]["mean"] for d in ds], title="Mean DR per dataset",
         ylabel="DR (log10)")
+    plots["paper_vs_ours.png"] = plotting.grouped_bars(
+        ANCHOR_METRICS, anchor_rows(run), title="Paper's published rows (grey) vs ours "
+        "(re-implemented definitions)")
     plots["contact_sheet.png"] = contact_sheet(run)
     return plots
+
+
+def anchor_rows(run: StatsRun) -> list[tuple[str, bool, list[float | None]]]:
+    """(label, is ours, FHLP/EHL/SI/DR means): the paper's rows, then every dataset of ours."""
+    rows: list[tuple[str, bool, list[float | None]]] = [
+        (name, False, [a, b, c, d]) for name, _, a, b, c, d in PAPER_ANCHORS]
+    for d in run.doc["datasets"]:
+        rows.append((d["name"], True, [d["metrics"][m]["mean"] for m in ANCHOR_METRICS]))
+    return rows
 
 
 def contact_sheet(run: StatsRun) -> bytes:
@@ -91,8 +112,9 @@ def contact_sheet(run: StatsRun) -> bytes:
                 continue
             img = cv2.imdecode(np.frombuffer(base64.b64decode(b64), np.uint8), cv2.IMREAD_COLOR)
             if img is not None:
-                tiles.append((f"{d['name']}/{s['name']}", img))
-    return plotting.contact_sheet(tiles, title="First frames (P99 luminance = white, gamma 2.2)")
+                tiles.append((f"{d['name']}/{s['name']}", np.ascontiguousarray(img[:, :, ::-1])))
+    return plotting.contact_sheet(tiles, title="First frame of every sequence (display only: "
+                                  "P99 luminance = white, gamma 2.2)")
 
 
 def _validation(root: str) -> dict[str, Any] | None:
@@ -110,79 +132,104 @@ def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
     return f'<table class="{cls}"><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def render_html(run: StatsRun, plots: dict[str, bytes]) -> str:
-    """The self-contained dataset card."""
-    doc = run.doc
-    e = html.escape
-    ds = doc["datasets"]
-    parts = [f"<h1>s2rhdr dataset card: {e(', '.join(d['name'] for d in ds))}</h1>",
-             f"<p class='meta'>generated {e(time.strftime('%Y-%m-%d %H:%M:%S'))} by s2rhdr "
-             f"{e(str(doc.get('tool_version', '')))} &middot; statistics are "
-             f"<b>{e(doc['label'])}</b></p>"]
+_E = html.escape
+STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
+         "padding:3px 8px;font-size:13px;text-align:left}th{background:#f3f3f3}"
+         "figure{display:inline-block;margin:8px}figcaption{font-size:12px;color:#666}"
+         ".meta{color:#666}.pass{color:#070;font-weight:bold}.fail{color:#b00;"
+         "font-weight:bold}.note{color:#444;font-size:13px}")
+
+
+def _figure(name: str, png: bytes) -> str:
+    b64 = base64.b64encode(png).decode("ascii")
+    return (f"<figure><img src='data:image/png;base64,{b64}' alt='{_E(name)}'>"
+            f"<figcaption>{_E(name)}</figcaption></figure>")
+
+
+def _datasets_section(doc: dict[str, Any]) -> list[str]:
+    e, ds = _E, doc["datasets"]
     rows = [[e(d["name"]), e(d["kind"]), f"<code>{e(d['root'])}</code>", e(d["normalisation"]),
              str(d["num_sequences"]), str(d["num_frames_on_disk"]),
              str(d["num_frames_measured"]), str(len(d["errors"]))] for d in ds]
-    parts += ["<h2>Datasets</h2>", _table(["dataset", "kind", "root", "normalisation",
-                                           "sequences", "frames on disk", "frames measured",
-                                           "files skipped"], rows)]
     units = doc.get("units", {})
-    rows = [[e(d["name"])] + [f"{_fmt(d['metrics'][m]['mean'])} &plusmn; "
-                              f"{_fmt(d['metrics'][m]['std'])}" for m in METRICS] for d in ds]
-    parts += ["<h2>Statistics (mean &plusmn; std over frames)</h2>",
-              _table(["dataset"] + [f"{m} ({units.get(m, '')})" for m in METRICS], rows)]
+    stats = [[e(d["name"])] + [f"{_fmt(d['metrics'][m]['mean'])} &plusmn; "
+                               f"{_fmt(d['metrics'][m]['std'])}" for m in METRICS] for d in ds]
+    return ["<h2>Datasets</h2>",
+            _table(["dataset", "kind", "root", "normalisation", "sequences", "frames on disk",
+                    "frames measured", "files skipped"], rows),
+            "<h2>Statistics (mean &plusmn; std over frames)</h2>",
+            _table(["dataset"] + [f"{m} ({units.get(m, '')})" for m in METRICS], stats)]
+
+
+def _anchors_section(run: StatsRun, plots: dict[str, bytes]) -> list[str]:
+    e, ds = _E, run.doc["datasets"]
     rows = [[e(n) + " (paper)", str(k), _fmt(a), _fmt(b), _fmt(c), _fmt(d_)]
             for n, k, a, b, c, d_ in PAPER_ANCHORS]
     rows += [[f"<b>{e(d['name'])}</b> (ours, re-implemented)", str(d["num_frames_measured"])]
-             + [_fmt(d["metrics"][m]["mean"]) for m in ("FHLP", "EHL", "SI", "DR")] for d in ds]
-    parts += ["<h2>Paper anchors vs ours</h2>",
-              "<p>Published values from the S2R-HDR paper (arXiv 2504.07667) next to ours. Ours "
-              "are <b>re-implemented</b> (definitions per HDRTV4K / P.910 / LA-HDR; the "
-              "paper's input domain is unpublished), so differences are expected until "
-              "calibrated.</p>",
-              _table(["dataset", "images", "FHLP %", "EHL %", "SI", "DR (log10)"], rows,
-                     "anchors")]
-    opts = doc["options"]
-    parts += ["<h2>Options used</h2>",
-              _table(["option", "value"], [[e(k), f"<code>{e(str(v))}</code>"]
-                                           for k, v in sorted(opts.items())])]
-    val_parts = []
-    for d in ds:
+             + [_fmt(d["metrics"][m]["mean"]) for m in ANCHOR_METRICS] for d in ds]
+    out = ["<h2>The paper's published rows vs ours</h2>", f"<p class='note'>{e(PAPER_NOTE)}</p>",
+           _table(["dataset", "images", "FHLP %", "EHL %", "SI", "DR (log10)"], rows, "anchors")]
+    if "paper_vs_ours.png" in plots:
+        out.append(_figure("paper_vs_ours.png", plots["paper_vs_ours.png"]))
+    if "contact_sheet.png" in plots:
+        out += ["<h2>Contact sheet</h2>", _figure("contact_sheet.png", plots["contact_sheet.png"])]
+    return out
+
+
+def _domains_section(doc: dict[str, Any]) -> list[str]:
+    e = _E
+    rows = [[e(d["name"]), e(m), e(d.get("domains", {}).get(m, ""))]
+            for d in doc["datasets"] for m in METRICS]
+    opts = [[e(k), f"<code>{e(str(v))}</code>"] for k, v in sorted(doc["options"].items())]
+    return ["<h2>Where each metric was computed</h2>",
+            _table(["dataset", "metric", "domain and normalisation"], rows),
+            "<h2>Options used</h2>", _table(["option", "value"], opts)]
+
+
+def _validation_section(doc: dict[str, Any]) -> list[str]:
+    e = _E
+    out = []
+    for d in doc["datasets"]:
         v = _validation(d["root"])
         if v is None:
             continue
         s = v.get("summary", {})
         verdict = "PASS" if v.get("passed") else "FAIL"
         checks = ", ".join(f"{e(k)}: {n}" for k, n in s.get("by_check", {}).items()) or "none"
-        val_parts.append(f"<p><b>{e(d['name'])}</b>: <span class='{verdict.lower()}'>{verdict}"
-                         f"</span> &middot; {s.get('sequences', 0)} sequences, "
-                         f"{s.get('frames', 0)} frames, {s.get('errors', 0)} errors, "
-                         f"{s.get('warnings', 0)} warnings &middot; issues by check: {checks}"
-                         "</p>")
+        out.append(f"<p><b>{e(d['name'])}</b>: <span class='{verdict.lower()}'>{verdict}"
+                   f"</span> &middot; {s.get('sequences', 0)} sequences, "
+                   f"{s.get('frames', 0)} frames, {s.get('errors', 0)} errors, "
+                   f"{s.get('warnings', 0)} warnings &middot; issues by check: {checks}</p>")
         issues = [i for q in v.get("sequences", []) for i in q.get("issues", [])]
         if issues:
-            val_parts.append("<ul>" + "".join(
+            out.append("<ul>" + "".join(
                 f"<li>{e(i.get('severity', ''))} <code>{e(i.get('check', ''))}</code> "
                 f"{e(i.get('message', ''))}</li>" for i in issues[:10]) + "</ul>")
-    parts += ["<h2>Validation</h2>"] + (val_parts or [
+    return ["<h2>Validation</h2>"] + (out or [
         "<p>No <code>validation.json</code> found in the dataset roots (run "
         "<code>s2rhdr-render validate ROOT</code>).</p>"])
+
+
+def render_html(run: StatsRun, plots: dict[str, bytes]) -> str:
+    """The self-contained dataset card."""
+    e, doc = _E, run.doc
+    ds = doc["datasets"]
+    parts = [f"<h1>s2rhdr dataset card: {e(', '.join(d['name'] for d in ds))}</h1>",
+             f"<p class='meta'>generated {e(time.strftime('%Y-%m-%d %H:%M:%S'))} by s2rhdr "
+             f"{e(str(doc.get('tool_version', '')))} &middot; statistics are "
+             f"<b>{e(doc['label'])}</b></p>"]
+    parts += _datasets_section(doc) + _anchors_section(run, plots) + _domains_section(doc)
+    parts += _validation_section(doc)
+    shown = {"paper_vs_ours.png", "contact_sheet.png"}
     parts.append("<h2>Plots</h2>")
-    for name, png in plots.items():
-        b64 = base64.b64encode(png).decode("ascii")
-        parts.append(f"<figure><img src='data:image/png;base64,{b64}' alt='{e(name)}'>"
-                     f"<figcaption>{e(name)}</figcaption></figure>")
+    parts += [_figure(name, png) for name, png in plots.items() if name not in shown]
     errors = [(d["name"], x) for d in ds for x in d["errors"]]
     if errors:
         parts += ["<h2>Skipped files</h2>", "<ul>" + "".join(
             f"<li>{e(n)}: {e(x['message'])}</li>" for n, x in errors[:200]) + "</ul>"]
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;font-size:13px;text-align:left}th{background:#f3f3f3}"
-             "figure{display:inline-block;margin:8px}figcaption{font-size:12px;color:#666}"
-             ".meta{color:#666}.pass{color:#070;font-weight:bold}.fail{color:#b00;"
-             "font-weight:bold}")
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>s2rhdr dataset card"
-            f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+            f"</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
 def write_report(run: StatsRun, out_dir: str | Path) -> list[Path]:

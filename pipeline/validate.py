@@ -1,10 +1,14 @@
 """Dataset validation: is every frame usable linear HDR, is every sequence complete?
 
-Each check has a name, a severity (``error`` fails the dataset, ``warning`` does not) and a
-one-line reason naming the file. Frame checks are pure functions on arrays
-(:func:`frame_checks`); :func:`validate_sequence` reads one sequence (the picklable unit for
-``pipeline.executors``) and never raises on bad files: unreadable, truncated, empty or non-EXR
-files become ``unreadable`` issues. See ``docs/validation.md``.
+:func:`check_shot` is the one owner of "this shot is complete and linear": the batch calls it
+after every shot (``quick``), the Unreal host on the editor's output (``quick``), and
+``s2rhdr-render validate`` on every sequence of a dataset (``full``, through
+:func:`inspect_sequence`, the shared core). Each check has a name, a severity (``error``
+fails, ``warning`` does not) and a one-line reason naming the file. Frame checks are pure
+functions on arrays (:func:`frame_checks`); whether data is linear or display-referred is
+decided by :mod:`pipeline.linearity` from named evidence, per sequence. Bad files never raise:
+unreadable, truncated, empty or non-EXR files become ``unreadable`` issues. See
+``docs/validation.md``.
 """
 
 from __future__ import annotations
@@ -12,24 +16,28 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipeline.errors import S2RError
+from pipeline.linearity import ToneEvidence, frame_evidence, judge_sequence
+from s2rhdr_loader.core.errors import OptionError, S2RError
 from s2rhdr_loader.core.layout import HALF_MAX
 
 FORMAT = "s2rhdr.validation"
-VERSION = 1
+VERSION = 2  # 2: tone evidence per frame, check mode
+CHECK_MODES = ("quick", "full")
 CHECKS: dict[str, tuple[str, str]] = {
     "unreadable": ("error", "file missing, empty, truncated or not an EXR"),
     "channels": ("error", "a pass lacks its channels (img needs R,G,B)"),
     "nonfinite": ("error", "NaN or inf values"),
     "negative": ("error", "negative values (linear radiance is >= 0)"),
     "half_overflow": ("warning", "HALF values clamped at 65504 (highlights lost)"),
-    "tonemapped": ("error", "display-referred data: hard ceiling at 1.0, gamma-shaped histogram"),
+    "tonemapped": ("error", "display-referred data: 8-bit quantisation, a gamma-shaped dark "
+                            "end after black-level subtraction, or display mid-grey with no "
+                            "headroom in most frames (a single such frame is a warning)"),
     "low_dynamic_range": ("warning", "stops between robust luminance percentiles below threshold"),
     "black_frame": ("error", "every value is 0"),
     "constant_frame": ("error", "every value is the same non-zero number"),
@@ -37,6 +45,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "missing_frames": ("error", "gaps in numbering or fewer frames than plan/meta say"),
     "missing_passes": ("error", "passes in plan.json render.passes absent on disk"),
     "missing_camera_params": ("error", "a rendered frame has no camera_params/NNNN.json"),
+    "missing_records": ("error", "a rendered shot lacks plan.json / meta.json (check_shot)"),
     "resolution_mismatch": ("error", "frame sizes differ across frames, passes or the plan"),
     "bad_metadata": ("error", "plan.json / meta.json unreadable"),
     "empty_dataset": ("error", "no sequences found"),
@@ -46,20 +55,29 @@ CHECKS: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class ValidateOptions:
-    """Thresholds. ``min_dr_stops`` 4 (a warning: flat scenes are legal, weak HDR content);
-    Mitsuba previews of flat specs span ~4-5 stops p0.1..p99.9, typical renders 12-20."""
+    """Thresholds and the check mode. ``min_dr_stops`` 4 (a warning: flat scenes are legal,
+    weak HDR content); Mitsuba previews of flat specs span ~4-5 stops p0.1..p99.9, typical
+    renders 12-20. ``mode``: ``quick`` reads every header and decodes the img frames;
+    ``full`` also decodes every auxiliary pass."""
 
     min_dr_stops: float = 4.0
     dr_low_pct: float = 0.1
     dr_high_pct: float = 99.9
     drift_stops: float = 1.0
-    decode_passes: bool = False
+    mode: str = "full"
 
     def __post_init__(self) -> None:
         if not 0 <= self.dr_low_pct < self.dr_high_pct <= 100:
-            raise S2RError("validate: need 0 <= --dr-low-pct < --dr-high-pct <= 100")
+            raise OptionError("validate: need 0 <= --dr-low-pct < --dr-high-pct <= 100")
         if self.drift_stops <= 0:
-            raise S2RError("validate: --drift-stops must be > 0")
+            raise OptionError("validate: --drift-stops must be > 0")
+        if self.mode not in CHECK_MODES:
+            raise OptionError(f"unknown check mode {self.mode!r}",
+                              hint=f"use one of {', '.join(CHECK_MODES)}")
+
+    @property
+    def decode_passes(self) -> bool:
+        return self.mode == "full"
 
 
 @dataclass(frozen=True)
@@ -73,78 +91,42 @@ class Issue:
     def severity(self) -> str:
         return CHECKS[self.check][0]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "severity": self.severity, "path": self.path,
+    def to_dict(self, severity: str | None = None) -> dict[str, Any]:
+        return {"check": self.check, "severity": severity or self.severity, "path": self.path,
                 "frame": self.frame, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ToneIssue(Issue):
+    """A ``tonemapped`` issue whose severity the sequence-level evidence decided."""
+
+    level: str = "error"
+
+    @property
+    def severity(self) -> str:
+        return self.level
 
 
 @dataclass
 class FrameReport:
     issues: list[Issue] = field(default_factory=list)
-    measures: dict[str, float | None] = field(default_factory=dict)
+    measures: dict[str, Any] = field(default_factory=dict)
+    tone: ToneEvidence | None = None
 
 
 # ---- pure frame checks --------------------------------------------------------------------
 
-def _quantised(x: np.ndarray, max_levels: int = 256) -> bool:
-    """At most ``max_levels`` distinct values per channel: data came from an 8-bit image."""
-    if x.size < 4 * max_levels * x.shape[-1]:
-        return False
-    flat = x.reshape(-1, x.shape[-1])
-    step = max(1, flat.shape[0] // 262144)
-    return all(np.unique(flat[::step, c]).size <= max_levels for c in range(flat.shape[1]))
+def tone_issues(evidence: list[ToneEvidence]) -> list[Issue]:
+    """The ``tonemapped`` issues of a sequence's frames (:func:`linearity.judge_sequence`)."""
+    out: list[Issue] = []
+    for ev, severity, msg in judge_sequence(evidence):
+        text = f"{ev.path}: {msg}" if ev.path else msg
+        out.append(ToneIssue("tonemapped", text, ev.path, ev.frame, severity))
+    return out
 
 
-def tonemap_evidence(rgb: np.ndarray, y_pos_pcts: tuple[float, float, float],
-                     dr_stops: float = 0.0, y_max: float | None = None) -> tuple[bool, str]:
-    """Decide whether finite, non-negative RGB looks display-referred; returns (flag, why).
-
-    A display encoding leaves three traces, and a frame needs a ceiling plus shape evidence:
-    - ceiling: max in [0.95, 1.0] (display white is reached), and either a pile-up at 1.0
-      (>= 0.5% of the values: the clip) or little headroom (max luminance <= 1.5 stops above
-      the median: a tone curve maps mid grey to ~0.46, leaving ~1.1 stops up to white).
-      Flat linear renders (overcast, dusk) also have little headroom but their maximum lands
-      anywhere (0.46, 0.7 in Mitsuba previews), not at 1.0;
-    - gamma shape: median luminance >= 0.18 and a P10..P90 spread <= 6 stops (a gamma
-      compresses log spreads ~2.2x), with a P0.1..P99.9 range (``dr_stops``) < 12 stops;
-    - or 8-bit quantisation (<= 256 levels per channel), which alone is decisive.
-    Linear renders either exceed 1.0, keep >= 2 stops of headroom over their median, or,
-    once normalised to [0, 1] (official P1/P99), keep a low median or a 12+ stop range.
-    """
-    vmax = float(rgb.max())
-    if vmax > 1.001:
-        if vmax <= 255.0 and _quantised(rgb) and np.all(rgb == np.round(rgb)):
-            return True, f"integer values up to {vmax:.0f} with <= 256 levels (8-bit image)"
-        return False, ""
-    p10, p50, p90 = y_pos_pcts
-    pile = float(np.count_nonzero(rgb >= 0.999)) / rgb.size
-    spread = math.log2(p90 / p10) if p10 > 0 else float("inf")
-    ymax = vmax if y_max is None else y_max
-    headroom = math.log2(ymax / p50) if p50 > 0 and ymax > 0 else float("inf")
-    why = (f"hard ceiling at {vmax:.3f} with {100 * pile:.1f}% of values at 1.0, median "
-           f"luminance {p50:.2f} ({headroom:.1f} stops below the maximum), p10-p90 spread "
-           f"{spread:.1f} stops")
-    if _quantised(rgb):
-        return True, why + ", <= 256 distinct levels (8-bit source)"
-    ceiling = vmax >= 0.95 and (pile >= 0.005 or headroom <= 1.5)
-    gamma_shape = p50 >= 0.18 and spread <= 6.0 and dr_stops < 12.0
-    if ceiling and gamma_shape:
-        return True, why + " (gamma-shaped; linear data has more headroom, a lower median " \
-                           "or a wider spread)"
-    return False, ""
-
-
-def frame_checks(img: np.ndarray, opts: ValidateOptions, *, is_half: bool = False,
-                 path: str = "", frame: int | None = None) -> FrameReport:
-    """All per-frame checks of one decoded img frame (H, W, >=3) float32."""
-    from pipeline.stats import Quantiles, luminance
-
-    rep = FrameReport()
-
-    def add(check: str, message: str) -> None:
-        rep.issues.append(Issue(check, f"{path}: {message}" if path else message, path, frame))
-
-    rgb = np.array(img[:, :, :3], dtype=np.float32)
+def _value_issues(rgb: np.ndarray, is_half: bool, add) -> None:
+    """nonfinite / negative / half_overflow; repairs ``rgb`` in place so the rest can run."""
     finite = np.isfinite(rgb)
     n_bad = rgb.size - int(np.count_nonzero(finite))
     if n_bad:
@@ -164,6 +146,24 @@ def frame_checks(img: np.ndarray, opts: ValidateOptions, *, is_half: bool = Fals
         if n_clamp:
             add("half_overflow", f"{n_clamp} values at the HALF maximum 65504 (clamped "
                                  "highlights); lower the exposure or write FLOAT EXRs")
+
+
+def frame_checks(img: np.ndarray, opts: ValidateOptions, *, is_half: bool = False,
+                 path: str = "", frame: int | None = None, tone: bool = True) -> FrameReport:
+    """All per-frame checks of one decoded img frame (H, W, >=3) float32.
+
+    ``tone=False`` leaves the ``tonemapped`` verdict to the caller, who judges the whole
+    sequence's evidence (``rep.tone``) at once.
+    """
+    from pipeline.dataset_metrics import Quantiles, luminance
+
+    rep = FrameReport()
+
+    def add(check: str, message: str) -> None:
+        rep.issues.append(Issue(check, f"{path}: {message}" if path else message, path, frame))
+
+    rgb = np.array(img[:, :, :3], dtype=np.float32)
+    _value_issues(rgb, is_half, add)
     vmax, vmin = float(rgb.max()), float(rgb.min())
     rep.measures["max"] = vmax
     if vmax <= 0.0:
@@ -173,8 +173,7 @@ def frame_checks(img: np.ndarray, opts: ValidateOptions, *, is_half: bool = Fals
         add("constant_frame", f"frame is constant (every value = {vmax:.6g}); "
                               "check the camera and scene")
         return rep
-    y = luminance(rgb)
-    q = Quantiles(np.maximum(y, 0.0))
+    q = Quantiles(np.maximum(luminance(rgb), 0.0))
     skip = q.zeros
     if q.n - skip < max(16, q.n // 1000):
         add("black_frame", f"only {q.n - skip} of {q.n} pixels have non-zero luminance")
@@ -187,10 +186,10 @@ def frame_checks(img: np.ndarray, opts: ValidateOptions, *, is_half: bool = Fals
             f"dynamic range {stops:.1f} stops (luminance p{opts.dr_low_pct:g}..p"
             f"{opts.dr_high_pct:g}) is below --min-dr-stops {opts.min_dr_stops:g}: little HDR "
             "content (add highlights/shadows to the scene; check exposure clipping)")
-    flag, why = tonemap_evidence(rgb, (p10, p50, p90), stops, q.kth(q.n - 1))
-    if flag:
-        add("tonemapped", f"looks tonemapped / display-referred: {why}; render scene-linear "
-                          "output with the tone curve off")
+    rep.tone = frame_evidence(rgb, (p10, p50, p90), q.kth(q.n - 1), frame=frame, path=path)
+    rep.measures["tone"] = rep.tone.describe()
+    if tone:
+        rep.issues.extend(tone_issues([rep.tone]))
     return rep
 
 
@@ -250,28 +249,22 @@ def _expected(plan: dict[str, Any] | None, meta: dict[str, Any] | None
     return frames, res, passes
 
 
-def validate_sequence(seq_dir: str, opts: ValidateOptions,
-                      plan_record: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Check one sequence folder; returns a JSON-ready record (never raises on bad files).
+@dataclass
+class _Headers:
+    """What the header pass learned: readable files, their sizes and HALF-ness."""
 
-    ``plan_record`` (a plan as JSON data) is what the shot should be; by default the
-    folder's own ``plan.json``.
-    """
-    from s2rhdr_loader.core.exr import ExrError, read_exr, read_header
-    from s2rhdr_loader.core.layout import PASS_CHANNELS, PASSES, LayoutError, read_sequence
+    readable: set[str] = field(default_factory=set)
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    half: dict[str, bool] = field(default_factory=dict)
 
-    seq_path = Path(seq_dir)
+
+def _completeness_issues(seq_path: Path, info: Any, plan: dict[str, Any] | None,
+                         meta: dict[str, Any] | None) -> list[Issue]:
+    """Frames, passes and camera records the plan (or meta) promises but the disk lacks."""
+    from s2rhdr_loader.core.layout import PASSES
+
     issues: list[Issue] = []
-    try:
-        info = read_sequence(seq_path)
-    except LayoutError as exc:
-        issues.append(Issue("missing_frames", str(exc), str(seq_path)))
-        return _seq_record(seq_path.name, seq_path, "unknown", 0, issues, [])
-    plan = plan_record if plan_record is not None else _load_json(seq_path / "plan.json",
-                                                                   issues)
-    meta = _load_json(seq_path / "meta.json", issues)
-    want_frames, want_res, want_passes = _expected(plan, meta)
-
+    want_frames, _, want_passes = _expected(plan, meta)
     img_nums = [_number(p) for p in info.frames]
     gaps = _gaps(img_nums)
     if gaps:
@@ -300,45 +293,63 @@ def validate_sequence(seq_dir: str, opts: ValidateOptions,
             issues.append(Issue("missing_frames", f"{seq_path / name}: frames "
                                 f"{_fmt_frames(missing)} exist in img/ but not in {name}/",
                                 str(seq_path / name)))
+    return issues
 
-    # headers: readability, channels, resolution (cheap: no pixel decode)
-    sizes: dict[str, tuple[int, int]] = {}
-    half: dict[str, bool] = {}
-    readable: set[str] = set()
-    all_files = [("img", p) for p in info.frames] + [
+
+def _all_files(info: Any) -> list[tuple[str, Path]]:
+    return [("img", p) for p in info.frames] + [
         (name, p) for name, files in info.passes.items() for p in files]
-    for pass_name, p in all_files:
+
+
+def _header_issues(info: Any, want_res: tuple[int, int] | None, heads: _Headers
+                   ) -> list[Issue]:
+    """Every file's header (no pixel decode): readable, its pass's channels, one resolution."""
+    from s2rhdr_loader.core.exr import ExrError, read_header
+    from s2rhdr_loader.core.layout import PASS_CHANNELS
+
+    issues: list[Issue] = []
+    for pass_name, p in _all_files(info):
         try:
             head = read_header(p)
         except (ExrError, OSError) as exc:
             issues.append(Issue("unreadable", " ".join(str(exc).split()), str(p), _number(p)))
             continue
-        readable.add(str(p))
-        sizes[str(p)] = (head.width, head.height)
+        heads.readable.add(str(p))
+        heads.sizes[str(p)] = (head.width, head.height)
         need = PASS_CHANNELS.get(pass_name, ())
         lacking = [c for c in need if c not in head.channels]
         if lacking:
             issues.append(Issue("channels", f"{p}: {pass_name} pass lacks channel(s) "
                                 f"{','.join(lacking)}; file has {','.join(sorted(head.channels))}",
                                 str(p), _number(p)))
-        half[str(p)] = any(head.channels.get(c) == "half" for c in need or head.channels)
-    if sizes:
+        heads.half[str(p)] = any(head.channels.get(c) == "half" for c in need or head.channels)
+    if heads.sizes:
+        sizes = heads.sizes
         ref_file = next((str(p) for p in info.frames if str(p) in sizes), next(iter(sizes)))
         ref = want_res or sizes[ref_file]
         source = "plan.json render.resolution" if want_res else ref_file
-        odd = [f for f, s in sizes.items() if s != ref]
+        odd = [f for f, size in sizes.items() if size != ref]
         for f in odd[:20]:
             w, h = sizes[f]
             issues.append(Issue("resolution_mismatch", f"{f}: {w}x{h} but {source} is "
                                 f"{ref[0]}x{ref[1]}; re-render at one resolution", f))
         if len(odd) > 20:
-            issues.append(Issue("resolution_mismatch", f"{seq_path}: {len(odd) - 20} more files "
-                                "with a mismatched resolution", str(seq_path)))
+            issues.append(Issue("resolution_mismatch", f"{info.path}: {len(odd) - 20} more "
+                                "files with a mismatched resolution", str(info.path)))
+    return issues
 
-    # pixels: img frames always, other passes on request
-    frame_rows: list[dict[str, Any]] = []
+
+def _img_checks(info: Any, heads: _Headers, opts: ValidateOptions
+                ) -> tuple[list[Issue], list[dict[str, Any]]]:
+    """Decode every readable img frame: value checks, DR, drift, and the tone verdict judged
+    over the whole sequence."""
+    from s2rhdr_loader.core.exr import ExrError, read_exr
+
+    issues: list[Issue] = []
+    rows: list[dict[str, Any]] = []
+    evidence: list[ToneEvidence] = []
     for i, p in enumerate(info.frames):
-        if str(p) not in readable:
+        if str(p) not in heads.readable:
             continue
         try:
             img = read_exr(p)
@@ -347,27 +358,71 @@ def validate_sequence(seq_dir: str, opts: ValidateOptions,
             continue
         if img.shape[2] < 3:
             continue  # already reported by the channel check
-        rep = frame_checks(img, opts, is_half=half.get(str(p), False), path=str(p), frame=i)
+        rep = frame_checks(img, opts, is_half=heads.half.get(str(p), False), path=str(p),
+                           frame=i, tone=False)
         issues.extend(rep.issues)
-        frame_rows.append({"index": i, "path": str(p), **{k: (None if v is None else
-                                                              round(v, 4))
-                                                          for k, v in rep.measures.items()}})
+        if rep.tone is not None:
+            evidence.append(rep.tone)
+        rows.append({"index": i, "path": str(p), **{
+            k: (round(v, 4) if isinstance(v, float) else v) for k, v in rep.measures.items()}})
+    issues.extend(tone_issues(evidence))
+    issues.extend(drift_issues(rows, opts.drift_stops))
+    return issues, rows
+
+
+def _pass_pixel_issues(info: Any, heads: _Headers) -> list[Issue]:
+    """Full mode: decode every auxiliary pass; NaN / inf anywhere is an error."""
+    from s2rhdr_loader.core.exr import ExrError, read_exr
+
+    issues: list[Issue] = []
+    for pass_name, p in _all_files(info):
+        if pass_name == "img" or str(p) not in heads.readable:
+            continue
+        try:
+            arr = read_exr(p)
+        except (ExrError, OSError) as exc:
+            issues.append(Issue("unreadable", " ".join(str(exc).split()), str(p), _number(p)))
+            continue
+        n_bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
+        if n_bad:
+            issues.append(Issue("nonfinite", f"{p}: {n_bad} NaN/inf values in the "
+                                f"{pass_name} pass", str(p), _number(p)))
+    return issues
+
+
+def inspect_sequence(seq_dir: str | Path, opts: ValidateOptions,
+                     plan_record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check one sequence folder; returns a JSON-ready record (never raises on bad files).
+
+    The shared core of :func:`check_shot` and ``validate``. ``plan_record`` (a plan as JSON
+    data) is what the shot should be; by default the folder's own ``plan.json``.
+    """
+    from s2rhdr_loader.core.layout import LayoutError, read_sequence
+
+    seq_path = Path(seq_dir)
+    issues: list[Issue] = []
+    try:
+        info = read_sequence(seq_path)
+    except LayoutError as exc:
+        issues.append(Issue("missing_frames", str(exc), str(seq_path)))
+        return _seq_record(seq_path.name, seq_path, "unknown", 0, issues, [])
+    plan = plan_record if plan_record is not None else _load_json(seq_path / "plan.json",
+                                                                   issues)
+    meta = _load_json(seq_path / "meta.json", issues)
+    issues += _completeness_issues(seq_path, info, plan, meta)
+    heads = _Headers()
+    issues += _header_issues(info, _expected(plan, meta)[1], heads)
+    img_issues, rows = _img_checks(info, heads, opts)
+    issues += img_issues
     if opts.decode_passes:
-        for pass_name, p in all_files:
-            if pass_name == "img" or str(p) not in readable:
-                continue
-            try:
-                arr = read_exr(p)
-            except (ExrError, OSError) as exc:
-                issues.append(Issue("unreadable", " ".join(str(exc).split()), str(p),
-                                    _number(p)))
-                continue
-            n_bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
-            if n_bad:
-                issues.append(Issue("nonfinite", f"{p}: {n_bad} NaN/inf values in the "
-                                    f"{pass_name} pass", str(p), _number(p)))
-    issues.extend(drift_issues(frame_rows, opts.drift_stops))
-    return _seq_record(info.name, seq_path, info.variant, info.num_frames, issues, frame_rows)
+        issues += _pass_pixel_issues(info, heads)
+    return _seq_record(info.name, seq_path, info.variant, info.num_frames, issues, rows)
+
+
+def validate_sequence(seq_dir: str, opts: ValidateOptions,
+                      plan_record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Former name of :func:`inspect_sequence` (kept for callers)."""
+    return inspect_sequence(seq_dir, opts, plan_record)
 
 
 @dataclass(frozen=True)
@@ -391,7 +446,22 @@ class ShotCheck:
         return f"{self.errors[0]}{more}"
 
 
-CHECK_MODES = ("quick", "full")
+def record_issues(seq_dir: str | Path, *, passes: tuple[str, ...] | None,
+                  plan_known: bool) -> list[Issue]:
+    """What a rendered shot must carry besides pixels: every reported pass, plan, meta."""
+    seq = Path(seq_dir)
+    out = []
+    for name in passes or ():
+        if name != "img" and not (seq / name).is_dir():
+            out.append(Issue("missing_passes", f"{seq / name}: the backend reports pass "
+                             f"{name!r} but wrote no files", str(seq / name)))
+    if not plan_known and not (seq / "plan.json").is_file():
+        out.append(Issue("missing_records", f"{seq / 'plan.json'}: missing (every rendered "
+                         "shot records its plan)", str(seq)))
+    if not (seq / "meta.json").is_file():
+        out.append(Issue("missing_records", f"{seq / 'meta.json'}: missing (every rendered "
+                         "shot records its meta)", str(seq)))
+    return out
 
 
 def check_shot(seq_dir: str | Path, *, passes: tuple[str, ...] | None = None,
@@ -401,29 +471,23 @@ def check_shot(seq_dir: str | Path, *, passes: tuple[str, ...] | None = None,
 
     ``quick`` (the batch, after each shot): every planned frame and camera record present,
     every file readable at the planned resolution with its pass's channels, every img frame
-    finite, non-negative, not black or constant, and not display-referred (``frame_checks``).
-    ``full`` (``s2rhdr-render validate``) also decodes the auxiliary passes. ``passes`` are
-    the passes the backend says it wrote; each must be on disk. ``plan`` (a ``ShotPlan``) is
-    what the shot should be when the caller knows it; by default the folder's ``plan.json``.
-    Only errors fail a shot.
+    finite, non-negative, not black or constant, and not display-referred (the evidence of
+    :mod:`pipeline.linearity`, judged over the sequence). ``full`` also decodes the auxiliary
+    passes. ``passes`` are the passes the backend says it wrote; each must be on disk.
+    ``plan`` (a ``ShotPlan``) is what the shot should be when the caller knows it; by default
+    the folder's ``plan.json``. Only errors fail a shot.
     """
     if mode not in CHECK_MODES:
-        raise S2RError(f"unknown check mode {mode!r}", hint=f"use one of {CHECK_MODES}")
-    base = opts or ValidateOptions()
-    opts = ValidateOptions(**{**asdict(base), "decode_passes": mode == "full"})
+        raise OptionError(f"unknown check mode {mode!r}", hint=f"use one of {CHECK_MODES}")
+    opts = replace(opts or ValidateOptions(), mode=mode)
     record = json.loads(plan.to_json()) if plan is not None else None
-    rec = validate_sequence(str(seq_dir), opts, record)
-    errors = [i["message"] for i in rec["issues"] if i["severity"] == "error"]
-    warnings = [i["message"] for i in rec["issues"] if i["severity"] != "error"]
-    seq = Path(seq_dir)
-    for name in passes or ():
-        if name != "img" and not (seq / name).is_dir():
-            errors.append(f"{seq / name}: the backend reports pass {name!r} but wrote no files")
-    if plan is None and not (seq / "plan.json").is_file():
-        errors.append(f"{seq / 'plan.json'}: missing (every rendered shot records its plan)")
-    if not (seq / "meta.json").is_file():
-        errors.append(f"{seq / 'meta.json'}: missing (every rendered shot records its meta)")
-    return ShotCheck(str(seq), int(rec.get("frames", 0)), tuple(errors), tuple(warnings))
+    rec = inspect_sequence(seq_dir, opts, record)
+    extra = [i.to_dict() for i in record_issues(seq_dir, passes=passes,
+                                                plan_known=plan is not None)]
+    issues = rec["issues"] + extra
+    errors = [i["message"] for i in issues if i["severity"] == "error"]
+    warnings = [i["message"] for i in issues if i["severity"] != "error"]
+    return ShotCheck(str(seq_dir), int(rec.get("frames", 0)), tuple(errors), tuple(warnings))
 
 
 def drift_issues(frame_rows: list[dict[str, Any]], max_stops: float) -> list[Issue]:
@@ -448,7 +512,7 @@ def _seq_record(name: str, path: Path, variant: str, frames: int, issues: list[I
 
 
 def _validate_unit(item: tuple[str, ValidateOptions]) -> dict[str, Any]:
-    return validate_sequence(*item)
+    return inspect_sequence(*item)
 
 
 # ---- datasets -----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import re
 
 import cv2
 import numpy as np
-import pytest
 
 from pipeline import plotting
 from s2rhdr_loader.core.hdr import write_hdr
@@ -35,7 +34,7 @@ def test_report_two_datasets_embeds_plots_anchors_and_validation(tmp_path):
     pngs = sorted((out / "plots").glob("*.png"))
     names = {p.name for p in pngs}
     assert {"luminance_histogram.png", "dr_per_sequence.png", "fhlp_per_sequence.png",
-            "scatter_fhlp_dr.png", "contact_sheet.png"} <= names
+            "scatter_fhlp_dr.png", "contact_sheet.png", "paper_vs_ours.png"} <= names
     html = (out / "report.html").read_text()
     embedded = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
     assert len(embedded) == len(pngs)
@@ -44,6 +43,9 @@ def test_report_two_datasets_embeds_plots_anchors_and_validation(tmp_path):
     for p in pngs:
         assert decode(p.read_bytes()).shape[0] > 50
     assert "re-implemented" in html and "28.02" in html and "Kalantari (paper)" in html
+    assert "script and input domain are unpublished" in html and "Contact sheet" in html
+    for row in ("Kalantari", "SCT", "Challenge123", "S2R-HDR"):
+        assert f"{row} (paper)" in html
     assert "si_domain" in html and "mu_law255" in html
     assert "PASS" in html  # validation.json of the render root is summarised
     assert "<b>render</b> (ours, re-implemented)" in html and "kalantari" in html
@@ -64,24 +66,38 @@ def test_report_resumes_from_cache(tmp_path):
     assert (out / "stats.json").read_text() == first
 
 
-def test_nice_ticks_and_formatting():
-    assert plotting.nice_ticks(0, 10) == [0, 2, 4, 6, 8, 10]
-    assert plotting.nice_ticks(0.13, 0.61) == pytest.approx([0.2, 0.3, 0.4, 0.5, 0.6])
-    assert plotting.fmt_tick(1e-3, log=True) == "1e-3" and plotting.fmt_tick(1, log=True) == "1"
+def near(img_bgr: np.ndarray, rgb: tuple[int, int, int], tol: int = 12) -> int:
+    """Pixels within ``tol`` of an RGB colour (matplotlib antialiases edges)."""
+    return int(np.all(np.abs(img_bgr[:, :, ::-1].astype(int) - rgb) <= tol, axis=2).sum())
 
 
-def test_plot_helpers_draw_data_where_expected():
+def test_plots_are_matplotlib_pngs_with_the_data_in_series_colours():
     png = plotting.line_plot([("a", [1e-3, 1e-2, 1e-1, 1.0], [0, 5, 10, 0])], xlog=True,
                              title="t", xlabel="x", ylabel="y", size=(320, 200))
     img = decode(png)
-    assert img.shape == (200, 320, 3)
-    blue = np.all(img == plotting.colour(0), axis=2)
-    assert blue.sum() > 50  # the line (and its legend swatch) is drawn in series colour 0
-    box = decode(plotting.box_plot([("a", [1, 2, 3, 4, 5, 6, 7, 30]), ("b", [])], size=(300, 200)))
-    assert np.all(box == plotting.colour(0), axis=2).sum() > 100
+    assert img.shape == (200, 320, 3) and png[1:4] == b"PNG"
+    assert near(img, plotting.colour_rgb(0)) > 50  # the line and its legend swatch
+    assert near(img, plotting.colour_rgb(1)) == 0
+    box = decode(plotting.box_plot([("a", [1, 2, 3, 4, 5, 6, 7, 30]), ("b", [])],
+                                   size=(300, 200)))
+    assert near(box, plotting.colour_rgb(0)) > 100
     sc = decode(plotting.scatter_plot([("a", [0, 1], [0, 1]), ("b", [0.5], [0.5])]))
-    assert np.all(sc == plotting.colour(1), axis=2).sum() > 5
+    assert near(sc, plotting.colour_rgb(1)) > 5
+    bars = decode(plotting.grouped_bars(("FHLP", "DR"), [("paper", False, [1.0, 2.0]),
+                                                         ("ours", True, [2.0, None])]))
+    assert near(bars, (0x9a, 0x9a, 0x9a), 3) > 100 and near(bars, plotting.colour_rgb(0)) > 100
     tiles = [("x", np.zeros((30, 40, 3), np.uint8)), ("y", np.full((30, 40, 3), 200, np.uint8))]
     sheet = decode(plotting.contact_sheet(tiles, cols=2, tile_width=40))
-    assert sheet.shape[1] == 2 * 48 + 8
+    assert sheet.shape[1] == 2 * 48 and near(sheet, (200, 200, 200), 2) > 200
+    assert near(sheet, (0, 0, 0), 2) > 200
     assert decode(plotting.bar_plot(["a", "b"], [1.0, 2.0])).shape == (380, 640, 3)
+
+
+def test_importing_stats_loads_neither_matplotlib_nor_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, pipeline.stats, pipeline.report, pipeline.validate; "
+            "bad = [m for m in ('matplotlib', 'torch') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -154,8 +154,11 @@ def test_official_p1p99_matches_reference_preprocessing():
 def test_sanitize_counts_and_zeroes_bad_values():
     img = grey(4, 4, 0.5)
     img[0, 0, 0], img[0, 1, 1], img[1, 1, 2] = np.nan, np.inf, -2.0
+    img[2, 2] = 3.0
     out, nonfinite, negative = S.sanitize(img)
     assert (nonfinite, negative) == (2, 1) and np.isfinite(out).all() and out.min() == 0.0
+    # NaN -> 0, but an overflowed highlight (+inf) stays the brightest value, not black
+    assert out[0, 0, 0] == 0.0 and out[0, 1, 1] == 3.0
 
 
 def test_frame_sampling_modes_are_deterministic():

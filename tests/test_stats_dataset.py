@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,9 +44,14 @@ def test_run_stats_aggregates_frames_sequences_and_dataset(dataset, tmp_path):
     seq0 = ds["sequences"][0]
     f0, f1 = (read_exr(dataset / "seq_0/img" / f"{i:04d}.exr") for i in (0, 1))
     params = S.reference_params(f0, "official_p1p99")
-    expect, _ = S.frame_metrics(S.normalise(f1, "official_p1p99", params), S.StatsOptions())
+    expect, _ = S.frame_metrics(f1, S.StatsOptions(), "official_p1p99", params)
     for m in S.METRICS:
         assert seq0["frames"][1][m] == pytest.approx(expect[m], rel=1e-5, abs=1e-6)
+    # DR: numpy's percentiles of the frame's own (un-normalised) Rec.709 luminance
+    y = f1 @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    assert seq0["frames"][1]["DR"] == pytest.approx(
+        np.log10(np.percentile(y, 98)) - np.log10(np.percentile(y, 2)), rel=1e-5)
+    assert "no normalisation" in ds["domains"]["DR"] and "official_p1p99" in ds["domains"]["SI"]
     assert sum(ds["histogram"]["counts"]) + ds["histogram"]["zeros"] == 6 * 48 * 32
     assert ("render", "seq_0") in run.thumbnails
     assert run.doc["options"]["si_domain"] == "mu_law255" and "re-implemented" in run.doc["label"]
@@ -161,3 +167,113 @@ def test_decode_prefetch_changes_nothing_but_speed(dataset, monkeypatch):
         assert [a[m] for m in S.METRICS] == pytest.approx([b[m] for m in S.METRICS], rel=1e-5)
     assert on["errors"] == off["errors"] and len(on["errors"]) == 1
     assert on["num_frames_measured"] == 5
+
+
+def _scaled_copy(src, dst, k: float):
+    from s2rhdr_loader.core.exr import read_exr, write_exr
+
+    for p in sorted(src.rglob("*.exr")):
+        write_exr(dst / p.relative_to(src), read_exr(p) * np.float32(k), pixel_type="float")
+
+
+def _frames(doc, i=0):
+    return [f for s in doc["datasets"][i]["sequences"] for f in s["frames"]]
+
+
+def test_dr_fhlp_ehl_are_unchanged_when_linear_data_is_scaled_by_1000(tmp_path):
+    """Default normalisation: official_p1p99 (renders, plain image folders) divides by a
+    statistic of the data, and DR is a ratio; so x1000 changes none of the three."""
+    base, big = tmp_path / "base", tmp_path / "big"
+    for s in range(2):
+        write_sequence(base / f"seq_{s}", [hdr_scene(seed=10 * s + i) for i in range(2)],
+                       pixel_type="float")
+    _scaled_copy(base, big, 1000.0)
+    imgs, imgs_big = tmp_path / "imgs", tmp_path / "imgs_big"
+    from s2rhdr_loader.core.exr import write_exr
+
+    for i in range(2):
+        write_exr(imgs / f"photo_{i}.exr", hdr_scene(seed=i), pixel_type="float")
+        write_hdr(imgs / f"pano_{i}.hdr", hdr_scene(seed=5 + i))
+    _scaled_copy(imgs, imgs_big, 1000.0)
+    for i in range(2):
+        write_hdr(imgs_big / f"pano_{i}.hdr", hdr_scene(seed=5 + i) * np.float32(1024.0))
+    doc = S.run_stats([base, big, imgs, imgs_big], S.StatsOptions(), progress=False).doc
+    assert [d["kind"] for d in doc["datasets"]] == ["rendered", "rendered", "images", "images"]
+    assert {d["normalisation"] for d in doc["datasets"]} == {"official_p1p99"}
+    for a, b in ((0, 1), (2, 3)):
+        fa, fb = _frames(doc, a), _frames(doc, b)
+        assert len(fa) == len(fb) == 4
+        for x, y in zip(fa, fb):
+            for m in ("DR", "FHLP", "EHL"):
+                assert y[m] == pytest.approx(x[m], rel=1e-3, abs=1e-4), (m, x["path"])
+
+
+def test_benchmark_labels_at_native_scale_are_not_scale_free(tmp_path):
+    """Real labels keep their native 1.0 (= the shortest exposure's saturation, hypothesis
+    H1): x1000 moves FHLP/EHL by definition, DR stays."""
+    real_labels(tmp_path / "kal")
+    for i in range(2):
+        write_hdr(tmp_path / f"kal_big/Test/{i:03d}/HDRImg.hdr",
+                  np.clip(hdr_scene(seed=i) / 20, 0, 1.2) * np.float32(1024.0))
+    doc = S.run_stats([tmp_path / "kal", tmp_path / "kal_big"], S.StatsOptions(),
+                      progress=False).doc
+    small, big = _frames(doc, 0), _frames(doc, 1)
+    assert all(b["FHLP"] > a["FHLP"] for a, b in zip(small, big))
+    assert [b["DR"] for b in big] == pytest.approx([a["DR"] for a in small], rel=1e-4)
+
+
+def test_dr_is_the_same_for_every_normalisation_in_the_output(dataset, tmp_path):
+    drs = {}
+    for norm in S.NORMALISATIONS:
+        out = tmp_path / norm
+        assert run_cli(["stats", str(dataset), "-o", str(out), "-q", "--normalisation", norm]) \
+            == 0
+        doc = json.loads((out / "stats.json").read_text())
+        drs[norm] = [f["DR"] for f in _frames(doc)]
+        assert "no normalisation" in doc["datasets"][0]["domains"]["DR"]
+        header = (out / "stats.csv").read_text().splitlines()[0]
+        assert header.endswith("normalisation,domains")
+    first = drs["auto"]
+    assert all(v == first for v in drs.values()), drs
+    # ... while the normalisation does change the metrics defined on "1.0 = peak"
+    fhlp = {n: _frames(json.loads((tmp_path / n / "stats.json").read_text()))[0]["FHLP"]
+            for n in ("native", "max")}
+    assert fhlp["native"] != fhlp["max"]
+
+
+def test_plain_folders_of_exr_and_hdr_images_are_measured(tmp_path):
+    from s2rhdr_loader.core.exr import write_exr
+
+    root = tmp_path / "photos"
+    write_exr(root / "a/one.exr", hdr_scene(seed=1), pixel_type="float")
+    write_exr(root / "grey.exr", (hdr_scene(seed=2) @ np.array([0.2, 0.7, 0.1], np.float32)),
+              channels=("Y",))
+    write_hdr(root / "b/two.hdr", hdr_scene(seed=3))
+    write_exr(root / "depth.exr", np.ones((8, 8), np.float32), channels=("Z",))
+    (root / ".hidden").mkdir()
+    write_hdr(root / ".hidden/skip.hdr", hdr_scene(seed=4))
+    run = S.run_stats([root], S.StatsOptions(), progress=False)
+    (ds,) = run.doc["datasets"]
+    assert ds["kind"] == "images" and ds["normalisation"] == "official_p1p99"
+    assert [s["name"] for s in ds["sequences"]] == ["a/one", "b/two", "grey"]
+    (err,) = ds["errors"]
+    assert "depth.exr" in err["path"] and "no R,G,B (or Y) channels" in err["message"]
+    assert ("photos", "b/two") in run.thumbnails
+
+
+HDRIS = Path("/usr/share/blender/datafiles/studiolights/world")
+
+
+@pytest.mark.skipif(not any(HDRIS.glob("*.exr")), reason="blender-data HDRIs not installed")
+def test_stats_on_real_hdr_captures_match_numpy_dr():
+    from s2rhdr_loader.core.exr import read_exr
+
+    doc = S.run_stats([HDRIS], S.StatsOptions(), progress=False).doc
+    (ds,) = doc["datasets"]
+    assert ds["kind"] == "images" and ds["num_frames_measured"] == len(list(HDRIS.glob("*.exr")))
+    w = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    for f in _frames(doc):
+        y = read_exr(f["path"], channels=("R", "G", "B")) @ w
+        lo, hi = np.percentile(y, [2, 98])
+        assert f["DR"] == pytest.approx(np.log10(hi) - np.log10(max(lo, 1e-6 * hi)), rel=1e-5)
+        assert 0 < f["FHLP"] < 100 and f["SI"] > 0

@@ -162,6 +162,8 @@ def test_cli_exit_status_and_json(tmp_path, capsys):
     good = tmp_path / "good"
     write_sequence(good / "a", [hdr_scene(seed=i) for i in range(2)])
     assert run_cli(["validate", str(good), "-q"]) == 0
+    assert run_cli(["validate", str(good), "-q", "--no-json", "--mode", "quick"]) == 0
+    assert run_cli(["validate", str(good), "-q", "--no-json", "--mode", "slow"]) == 2
     doc = json.loads((good / "validation.json").read_text())
     assert doc["passed"] and doc["summary"]["errors"] == 0 and doc["options"]["min_dr_stops"] == 4
     bad = tmp_path / "bad"

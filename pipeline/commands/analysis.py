@@ -9,6 +9,7 @@ import click
 
 from pipeline.errors import S2RError
 from pipeline.executors import EXECUTORS
+from s2rhdr_loader.core.errors import OptionError
 
 
 def _parallel(f):
@@ -103,19 +104,26 @@ def _print_table(doc: dict) -> None:
                    "spans fewer stops")
 @click.option("--drift-stops", type=float, default=1.0, show_default=True,
               help="warn when the median luminance of consecutive frames jumps more")
-@click.option("--decode-passes", is_flag=True, help="also decode depth/normal/... pixels")
+@click.option("--mode", type=click.Choice(("full", "quick")), default="full", show_default=True,
+              help="full decodes every pass; quick (what the batch runs after each shot) "
+                   "reads the other passes' headers only")
+@click.option("--decode-passes", is_flag=True, hidden=True, help="same as --mode full")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="where to write validation.json [default: ROOT/validation.json]")
 @click.option("--no-json", is_flag=True, help="do not write validation.json")
 @click.option("--strict", is_flag=True, help="warnings fail too")
 @_parallel
-def validate(root, min_dr_stops, drift_stops, decode_passes, json_path, no_json, strict,
+def validate(root, min_dr_stops, drift_stops, mode, decode_passes, json_path, no_json, strict,
              jobs, executor, quiet):
-    """Check every frame and sequence of ROOT; exit 0 if it passes, 1 if it fails."""
+    """Check every frame and sequence of ROOT; exit 0 if it passes, 1 if it fails.
+
+    Each sequence gets the verdict the batch gives a rendered shot (the core of
+    pipeline.validate.check_shot), in full mode by default.
+    """
     from pipeline.validate import ValidateOptions, validate_dataset, write_validation
 
     opts = ValidateOptions(min_dr_stops=min_dr_stops, drift_stops=drift_stops,
-                           decode_passes=decode_passes)
+                           mode="full" if decode_passes else mode)
     result = validate_dataset(root, opts, jobs=jobs, executor=executor, progress=not quiet)
     click.echo(result.text())
     if not no_json:
@@ -131,29 +139,50 @@ def validate(root, min_dr_stops, drift_stops, decode_passes, json_path, no_json,
 
 
 @click.command("stats")
-@click.argument("roots", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("-o", "--out", required=True, type=click.Path(), help="output folder")
+@click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
+@click.option("-o", "--out", type=click.Path(), help="output folder")
+@click.option("--self-check", is_flag=True,
+              help="run the known-answer suite of every metric (no ROOT needed); exit 1 if "
+                   "any check fails")
 @_stats_options
 @_parallel
-def stats(roots, out, **kw):
+def stats(roots, out, self_check, **kw):
     """FHLP, EHL, SI, CF, stdL, ALL, DR per frame, sequence and dataset -> stats.json/.csv.
 
-    ROOT is a rendered dataset (or one sequence) or a folder of real benchmark labels
-    (HDRImg.hdr / hdr_img.hdr). Finished units are cached in OUT/.cache, so a killed run
-    resumes where it stopped.
+    ROOT is a rendered dataset (or one sequence), a folder of real benchmark labels
+    (HDRImg.hdr / hdr_img.hdr) or any folder of HDR images (*.exr, *.hdr: your own
+    captures). Finished units are cached in OUT/.cache, so a killed run resumes where it
+    stopped.
     """
+    if self_check:
+        from pipeline.known_answers import report_lines, run_checks
+
+        checks = run_checks()
+        for line in report_lines(checks):
+            click.echo(line)
+        sys.exit(0 if all(c.passed for c in checks) else 1)
     from pipeline.stats import write_stats
 
-    out_dir = _out_dir(out)
+    out_dir = _out_dir(_need_roots(roots, out, "stats"))
     run = _run(roots, out_dir, kw)
     for p in write_stats(run.doc, out_dir):
         click.echo(f"wrote {p}")
     _print_table(run.doc)
 
 
+def _need_roots(roots, out, command: str) -> str:
+    if not roots:
+        raise OptionError(f"{command}: no ROOT given",
+                          hint=f"s2rhdr-render {command} ROOT... -o OUT"
+                          + (" (or --self-check)" if command == "stats" else ""))
+    if not out:
+        raise OptionError(f"{command}: missing -o/--out", hint="pass an output folder")
+    return out
+
+
 @click.command("report")
-@click.argument("roots", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("-o", "--out", required=True, type=click.Path(), help="output folder")
+@click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
+@click.option("-o", "--out", type=click.Path(), help="output folder")
 @_stats_options
 @_parallel
 def report(roots, out, **kw):
@@ -165,7 +194,7 @@ def report(roots, out, **kw):
     from pipeline.report import write_report
     from pipeline.stats import write_stats
 
-    out_dir = _out_dir(out)
+    out_dir = _out_dir(_need_roots(roots, out, "report"))
     run = _run(roots, out_dir, kw)
     written = write_stats(run.doc, out_dir) + write_report(run, out_dir)
     for p in written:

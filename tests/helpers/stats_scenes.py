@@ -71,3 +71,45 @@ def run_cli(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def overcast_scene(w: int = 96, h: int = 64, seed: int = 0, median: float = 0.15
+                   ) -> np.ndarray:
+    """A correctly exposed flat linear frame (overcast light, no sun, maximum below 1):
+    a smooth random field of log2 luminance, shadows down to ~5 stops below the median,
+    lit surfaces at most ~2 stops above it (albedo-limited), two tints."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    g = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.0)
+    g /= g.std()
+    stops = np.where(g > 0, 0.6 * g, 1.5 * g)
+    y = np.exp2(stops).astype(np.float32)
+    tint = np.where(rng.random((h, w, 1)) < 0.5, (1.0, 0.95, 0.85), (0.8, 0.95, 1.1))
+    img = (y[..., None] * tint).astype(np.float32)
+    img *= np.float32(median / np.median(img @ REC709))
+    return img
+
+
+def official_sequence(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The official preprocessing of a sequence: frame 0's [P1, P99] mapped to [0, 1] and
+    the same affine map (clipped) applied to every frame."""
+    lo, hi = np.percentile(frames[0], [1, 99])
+    return [np.clip((np.clip(f, lo, hi) - lo) / (hi - lo), 0, 1).astype(np.float32)
+            for f in frames]
+
+
+def write_shot(seq: Path, frames: list[np.ndarray], *, passes: tuple[str, ...] = ("depth",)
+               ) -> Path:
+    """A rendered shot as the batch leaves it: our plan.json (format s2rhdr.plan), meta.json
+    and one camera record per frame, next to the frames of :func:`write_sequence`."""
+    write_sequence(seq, frames, passes=passes)
+    h, w = frames[0].shape[:2]
+    (seq / "plan.json").write_text(json.dumps(
+        {"format": "s2rhdr.plan", "frames": len(frames),
+         "render": {"resolution": [w, h], "passes": ["img", *passes]}}))
+    (seq / "meta.json").write_text(json.dumps({"frames": len(frames)}))
+    for i in range(len(frames)):
+        (seq / "camera_params").mkdir(exist_ok=True)
+        (seq / "camera_params" / f"{i:04d}.json").write_text("{}")
+    return seq
