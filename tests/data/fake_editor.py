@@ -96,8 +96,9 @@ def write_exr(path, img, channels=None, pixel_type="half"):
 
 w, h = plan.render.resolution
 ramp = np.linspace(0.01, 40.0, w * h * 3, dtype=np.float32).reshape(h, w, 3)
-if mode == "dim":  # an overcast / indoor shot exposed correctly: linear, peak 0.6
-    ramp = np.linspace(0.002, 0.6, w * h * 3, dtype=np.float32).reshape(h, w, 3)
+if mode == "dim":  # an overcast / indoor shot exposed correctly: linear, peak 0.6, the
+    # median at 0.15 (mid-grey 0.18 x an overcast albedo mix), 4 stops of scene contrast
+    ramp = (0.6 * np.exp2(np.linspace(-4.0, 0.0, w * h * 3))).astype(np.float32).reshape(h, w, 3)
 if selftest:
     sys.path.append(os.environ["FAKE_EDITOR_REPO"])
     from tests.helpers.selftest_frames import render as calibration_frames  # noqa: E402
