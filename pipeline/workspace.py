@@ -35,7 +35,7 @@ from typing import Any
 from pipeline import claims
 from pipeline.errors import S2RError
 from s2rhdr_loader.core import layout
-from s2rhdr_loader.core.atomic import atomic_write_json
+from s2rhdr_loader.core.atomic import atomic_path, atomic_write_json, dumps_json
 
 FAILURE_LOG = "render-failures.log"
 _OLD_STYLE = (layout.SHOT_TMP_PREFIX, layout.SHOT_OLD_PREFIX, ".s2rhdr-probe-")
@@ -145,7 +145,11 @@ def _read_folder(folder: Path) -> dict[str, Any]:
 
 
 def write_record(ws: Workspace, shot: str, entry: Mapping[str, Any]) -> None:
-    atomic_write_json(layout.safe_child(ws.records, f"{shot}.json"), dict(entry))
+    """Publish a finished shot's record atomically (rename), without fsync: the shot's own
+    files are not fsynced either, and after a power cut an empty or missing record only
+    means the shot is rendered again (an unreadable record counts as none)."""
+    with atomic_path(layout.safe_child(ws.records, f"{shot}.json")) as tmp:
+        tmp.write_text(dumps_json(dict(entry)), encoding="utf-8")
 
 
 def delete_record(ws: Workspace, shot: str) -> None:
