@@ -9,11 +9,11 @@ lost the network).
 
 Why these primitives (they behave the same on local disks and NFS): a claim appears with
 ``link(2)`` of a fully written file, which fails with ``EEXIST`` when another owner got
-there first and is atomic on the NFS server (the classic lock-file recipe; ``open(O_EXCL)``
-is the fallback where hard links are refused). A stale claim is first renamed to a unique
-tombstone, so of several batches reaping it at once exactly one succeeds; if the tombstone
-shows a heartbeat newer than the one judged stale, the owner was alive after all and the
-claim is put back. The owner checks its claim before moving a shot into place
+there first and is atomic on the NFS server (the lock-file recipe of the open(2) manual's
+notes on ``O_EXCL``; ``open(O_EXCL)`` is the fallback where hard links are refused).
+A stale claim is first renamed to a unique tombstone, so of several batches reaping it at
+once exactly one succeeds; if the tombstone shows a heartbeat newer than the one judged
+stale, the owner was alive after all and the claim is put back. The owner checks its claim before moving a shot into place
 (:func:`still_owned`), so a batch that stalled past the timeout and lost its claim throws
 its shot away instead of racing the new owner.
 """
@@ -148,22 +148,26 @@ class Claim:
 
 
 def _publish(path: Path, text: str, token: str) -> bool:
-    """Create ``path`` with ``text`` iff it does not exist; True when we created it."""
+    """Create ``path`` with ``text`` iff it does not exist; True when we created it.
+
+    The recipe of open(2)'s notes on O_EXCL over NFS: write a unique file, ``link`` it to the
+    claim name, and if ``link`` reports an error (a lost reply to a retransmitted request
+    reads as EEXIST) trust the unique file's link count instead.
+    """
     tmp = path.with_name(f".{path.name}.{token}.new")
     tmp.write_text(text, encoding="utf-8")
     try:
         try:
             os.link(tmp, path)
             return True
-        except FileExistsError:
-            return False
         except OSError as exc:
-            if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS,
-                             errno.EMLINK):
-                return _publish_excl(path, text)
-            # NFS: the reply to a successful link can be lost; the link count tells
             if os.stat(tmp).st_nlink == 2:
                 return True
+            if isinstance(exc, FileExistsError):
+                return False
+            if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS,
+                             errno.EMLINK):
+                return _publish_excl(path, text)  # no hard links here (some FUSE, SMB)
             raise
     finally:
         tmp.unlink(missing_ok=True)
