@@ -10,12 +10,12 @@ lost the network).
 Why these primitives (they behave the same on local disks and NFS): a claim appears with
 ``link(2)`` of a fully written file, which fails with ``EEXIST`` when another owner got
 there first and is atomic on the NFS server (the lock-file recipe of the open(2) manual's
-notes on ``O_EXCL``; ``open(O_EXCL)`` is the fallback where hard links are refused).
-A stale claim is first renamed to a unique tombstone, so of several batches reaping it at
-once exactly one succeeds; if the tombstone shows a heartbeat newer than the one judged
-stale, the owner was alive after all and the claim is put back. The owner checks its claim before moving a shot into place
-(:func:`still_owned`), so a batch that stalled past the timeout and lost its claim throws
-its shot away instead of racing the new owner.
+notes on ``O_EXCL``; ``open(O_EXCL)`` is the fallback where hard links are refused). A stale
+claim is first renamed to a unique tombstone, so of several batches reaping it at once
+exactly one succeeds; if the tombstone shows a heartbeat newer than the one judged stale,
+the owner was alive after all and the claim is put back. The owner checks its claim before
+moving a shot into place (:func:`still_owned`), so a batch that stalled past the timeout and
+lost its claim throws its shot away instead of racing the new owner.
 """
 
 from __future__ import annotations
