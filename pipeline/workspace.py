@@ -75,10 +75,17 @@ class Workspace:
         return layout.safe_child(self.staging, shot)
 
 
+def _work_dir(root: Path) -> Path:
+    if not root.name:
+        raise S2RError(f"{root}: a filesystem root cannot be a dataset root",
+                       hint="use a folder below it (its work state lives beside it)")
+    return layout.work_dir(root)
+
+
 def locate(root: str | os.PathLike) -> Workspace:
     """The workspace of ``root`` as it is on disk (creates nothing; for ``status``)."""
     root = Path(root).resolve()
-    work = layout.work_dir(root)
+    work = _work_dir(root)
     inside = root / layout.ROOT_STAGING
     return Workspace(root, work, inside if inside.is_dir() else work / "staging")
 
@@ -104,7 +111,7 @@ def _rename_probe(staging: Path, root: Path) -> OSError | None:
 def open_workspace(root: str | os.PathLike, warn: Callable[[str], None] = _warn) -> Workspace:
     """Create the root and its work folder; stage inside the root only if renames need it."""
     root = Path(root).resolve()
-    work = layout.work_dir(root)
+    work = _work_dir(root)
     for folder, what in ((root, "the output folder"), (work, "the work folder")):
         try:
             folder.mkdir(parents=True, exist_ok=True)
