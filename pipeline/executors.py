@@ -17,10 +17,12 @@ Errors raised by ``fn`` itself are never retried (they would fail again).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -67,7 +69,6 @@ def exit_with_parent() -> None:
     tasks already queued to them and then block forever. The parent's sentinel becomes
     ready when it dies, which ends the worker whatever it is doing.
     """
-    import os
     import threading
     from multiprocessing.connection import wait as wait_for
 
@@ -211,14 +212,43 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:200]}"
 
 
+_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+@contextmanager
+def _loopback_only(ray: Any, private: bool) -> Iterator[None]:
+    """A private one-machine instance binds and connects to 127.0.0.1 only.
+
+    Ray resolves 127.0.0.1 to the machine's "remotely reachable" address unless
+    ``ENABLE_RAY_CLUSTER`` is off (env ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read by every
+    Ray process at import); a cluster given by ``--address`` is left alone.
+    """
+    if not private:
+        yield
+        return
+    from ray._private import ray_constants
+
+    saved_env, saved_flag = os.environ.get(_LOOPBACK_ENV), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[_LOOPBACK_ENV] = "0"  # inherited by the GCS, raylet and workers
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(_LOOPBACK_ENV, None)
+        else:
+            os.environ[_LOOPBACK_ENV] = saved_env
+
+
 def _ray_init(ray: Any, address: str | None) -> bool:
-    """Connect (``address``) or start a private local instance on 127.0.0.1 only."""
+    """Connect to ``address`` or start a private local instance; True if we started one."""
     if ray.is_initialized():
         return False
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                               "ignore_reinit_error": True}
     if address is None:
-        kwargs["_node_ip_address"] = "127.0.0.1"  # a one-machine instance talks to itself
+        kwargs["_node_ip_address"] = "127.0.0.1"
     ray.init(address=address, **kwargs)
     return True
 
@@ -230,6 +260,13 @@ def _run_ray(fn: Callable[[Any], Any], items: Iterator[Any], address: str | None
         import ray
     except ImportError:
         raise S2RError("the ray executor needs Ray", hint="pip install '.[ray]'") from None
+    with _loopback_only(ray, address is None and not ray.is_initialized()):
+        yield from _ray_loop(ray, fn, items, address, resources, jobs, max_retries, on_retry)
+
+
+def _ray_loop(ray: Any, fn: Callable[[Any], Any], items: Iterator[Any], address: str | None,
+              resources: Mapping[str, float], jobs: int, max_retries: int,
+              on_retry: RetryHook) -> Iterator[tuple[Any, Any, TaskError | None]]:
     started = _ray_init(ray, address)
     try:
         remote = ray.remote(_call).options(**_ray_options(resources))
