@@ -118,10 +118,15 @@ def contact_sheet(run: StatsRun) -> bytes:
 
 
 def _validation(root: str) -> dict[str, Any] | None:
-    path = Path(root) / "validation.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    from s2rhdr_loader.core.layout import work_dir
+
+    for path in (work_dir(root) / "validation.json", Path(root) / "validation.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            break
+        except (OSError, ValueError):
+            continue
+    else:
         return None
     return data if isinstance(data, dict) and data.get("format") == "s2rhdr.validation" else None
 

@@ -1,4 +1,5 @@
-"""Batch rendering: atomic shots, manifest, skip/redo on re-run, kill -9 resume, CLI."""
+"""Batch rendering: atomic shots, manifest, skip/redo on re-run, kill -9 resume, CLI;
+nothing but sequences (and manifest.json) ever sits in a dataset root."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.batch import clean_stale_temps, load_plans, run_batch
+from pipeline import workspace
+from pipeline.batch import load_plans, run_batch
 from pipeline.cli import main
 from s2rhdr_loader.core import layout
 from tests.helpers.mitsuba_plans import make_plan
@@ -31,8 +33,21 @@ def _write_plans(folder: Path, plans) -> list[Path]:
 
 
 def _leftovers(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.name.startswith((".tmp", ".old"))
-            or p.name.endswith(".tmp") or ".tmp." in p.name]
+    """Temporaries in the root, staging areas and claims in its work folder."""
+    work = layout.work_dir(root)
+    found = [p for p in root.rglob("*") if p.name.startswith((".tmp", ".old", ".s2rhdr"))
+             or p.name.endswith(".tmp") or ".tmp." in p.name]
+    for sub in ("staging", "claims"):
+        if (work / sub).is_dir():
+            found += list((work / sub).iterdir())
+    return found
+
+
+def _only_sequences(root: Path) -> None:
+    """What the official release's preprocessing would list as scenes is what we rendered."""
+    for name in os.listdir(root):
+        path = root / name
+        assert name == layout.MANIFEST or (path / "img").is_dir(), f"{path} is not a sequence"
 
 
 def _status(outcomes) -> dict[str, str]:
@@ -69,6 +84,7 @@ def test_rerun_skips_complete_and_redoes_stale_or_damaged_shots(tmp_path):
     forced = run_batch(changed, out, quality="default", force=True, show_progress=False)
     assert set(_status(forced).values()) == {"rendered"}
     assert _leftovers(out) == []
+    assert sorted(os.listdir(out)) == ["manifest.json", "s-a", "s-b"]
 
 
 def test_failing_shot_is_reported_and_the_batch_goes_on(tmp_path, capsys):
@@ -85,9 +101,11 @@ def test_failing_shot_is_reported_and_the_batch_goes_on(tmp_path, capsys):
     bad_line = next(line for line in text.splitlines() if line.startswith("bad-shot"))
     assert "failed" in bad_line and "unknown mitsuba preset 'moon'" in bad_line
     assert "1 rendered, 0 skipped, 1 failed" in text
-    log = (out / "render-failures.log").read_text()
+    log = (layout.work_dir(out) / "render-failures.log").read_text()
     assert "bad-shot" in log and "Traceback" in log
+    assert f"tracebacks in {layout.work_dir(out) / 'render-failures.log'}" in text
     assert not (out / "bad-shot").exists() and _leftovers(out) == []
+    _only_sequences(out)
     assert list(layout.read_manifest(out)["sequences"]) == ["ok-shot"]
 
 
@@ -102,14 +120,19 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "s2rhdr-render batch scene_specs/ --out out/demo" in capsys.readouterr().out
 
 
-def test_stale_temp_folders_are_removed(tmp_path):
-    dead = tmp_path / ".tmp-x-999999999"
+def test_leftovers_of_earlier_versions_inside_a_root_are_cleaned(tmp_path):
+    out = tmp_path / "ds"
+    dead = out / ".tmp-x-999999999"
     dead.mkdir(parents=True)
     (dead / "junk.exr").write_bytes(b"x")
-    alive = tmp_path / f".tmp-y-{os.getppid()}"  # a live process (our parent) keeps its own
+    (out / ".old-y-999999999").mkdir()
+    alive = out / f".tmp-z-{os.getppid()}"  # a live process (our parent) keeps its own
     alive.mkdir()
-    removed = clean_stale_temps(tmp_path)
-    assert removed == [dead] and alive.exists()
+    (out / ".manifest.lock").write_text("")
+    (out / "render-failures.log").write_text("=== old failure\n")
+    assert run_batch([], out, show_progress=False) == []
+    assert sorted(os.listdir(out)) == [alive.name]
+    assert "=== old failure" in (layout.work_dir(out) / "render-failures.log").read_text()
 
 
 def test_kill_9_mid_shot_then_rerun_completes_without_rerendering(tmp_path):
@@ -120,23 +143,29 @@ def test_kill_9_mid_shot_then_rerun_completes_without_rerendering(tmp_path):
     cmd = [sys.executable, "-m", "pipeline.cli", "batch", *map(str, paths), "--out", str(out),
            "--quality", "final", "-q"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stage = layout.work_dir(out) / "staging" / "k-b"
     deadline = time.monotonic() + 120
     killed = False
     while time.monotonic() < deadline and proc.poll() is None:
-        tmp = [p for p in out.glob(".tmp-k-b-*") if list(p.glob("img/*.exr"))]
-        if tmp:
+        if list(stage.glob("*/img/*.exr")):
             proc.send_signal(signal.SIGKILL)
             killed = True
             break
         time.sleep(0.02)
     proc.wait()
     assert killed, "the batch finished before it could be killed mid-shot"
-    assert list(layout.read_manifest(out)["sequences"]) == ["k-a"]  # k-b was in flight
+    ws = workspace.locate(out)
+    assert list(workspace.merged_manifest(ws)["sequences"]) == ["k-a"]  # k-b was in flight
     assert not (out / "k-b").exists()
+    assert (ws.claims / "k-b.json").is_file()  # the dead batch's claim is still there
+    _only_sequences(out)
     mtime = (out / "k-a" / "meta.json").stat().st_mtime_ns
 
     outcomes = run_batch(load_plans(paths), out, quality="final", show_progress=False)
     assert _status(outcomes) == {"k-a": "skipped", "k-b": "rendered"}
+    # a dead owner on this host is taken over at once (no waiting for the heartbeat timeout)
+    assert "stale claim: owner process is gone" in outcomes[1].reason
+    assert list(layout.read_manifest(out)["sequences"]) == ["k-a", "k-b"]
     assert (out / "k-a" / "meta.json").stat().st_mtime_ns == mtime
     for name in ("k-a", "k-b"):
         assert layout.verify_sequence(out, name) == []
@@ -165,12 +194,13 @@ def test_kill_9_of_a_parallel_batch_ends_its_workers_and_rerun_cleans_up(tmp_pat
     cmd = [sys.executable, "-m", "pipeline.cli", "batch", *map(str, paths), "--out", str(out),
            "--quality", "final", "--jobs", "2"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    staging = layout.work_dir(out) / "staging"
     deadline = time.monotonic() + 120
     workers: set[int] = set()
     while time.monotonic() < deadline and proc.poll() is None:
-        tmp = [p for p in out.glob(".tmp-p-*") if list(p.glob("img/*.exr"))]
-        if tmp:
-            workers = {int(p.name.rsplit("-", 1)[1]) for p in out.glob(".tmp-p-*")}
+        if list(staging.glob("p-*/*/img/*.exr")):
+            # attempt folders are named <host>-<pid>-<random>
+            workers = {int(p.name.rsplit("-", 2)[1]) for p in staging.glob("p-*/*")}
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.02)

@@ -86,7 +86,7 @@ def test_render_produces_a_complete_recorded_sequence(dataset):
 
 def test_validate_and_stats_accept_the_render(dataset, tmp_path):
     _cli("validate", str(dataset))
-    verdict = json.loads((dataset / "validation.json").read_text())
+    verdict = json.loads((layout.work_dir(dataset) / "validation.json").read_text())
     assert verdict["passed"] is True and verdict["summary"]["errors"] == 0
     _cli("stats", str(dataset), "-o", str(tmp_path / "stats"))
     doc = json.loads((tmp_path / "stats" / "stats.json").read_text())

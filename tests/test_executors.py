@@ -19,6 +19,22 @@ def test_failures_are_isolated_and_reported(jobs):
     assert str(out[3][1]) == "unit 3 is bad (fix unit 3)"
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_items_are_taken_only_when_a_slot_is_free(jobs):
+    """A batch claims a shot when it pulls it: never more than ``jobs`` ahead."""
+    pulled = []
+
+    def items():
+        for i in range(5):
+            pulled.append(i)
+            yield i
+
+    results = run_tasks(square_or_fail, items(), jobs=jobs)
+    next(results)
+    assert pulled == list(range(jobs))
+    assert len(list(results)) == 4 and pulled == list(range(5))
+
+
 def test_unknown_executor_is_a_user_error():
     with pytest.raises(S2RError, match="unknown executor"):
         list(run_tasks(square_or_fail, [1], executor="slurm"))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.validate import ValidateOptions, frame_checks, validate_dataset
+from s2rhdr_loader.core import layout
 from s2rhdr_loader.core.exr import write_exr
 from tests.helpers.stats_scenes import (
     gamma_clipped,
@@ -164,7 +165,8 @@ def test_cli_exit_status_and_json(tmp_path, capsys):
     assert run_cli(["validate", str(good), "-q"]) == 0
     assert run_cli(["validate", str(good), "-q", "--no-json", "--mode", "quick"]) == 0
     assert run_cli(["validate", str(good), "-q", "--no-json", "--mode", "slow"]) == 2
-    doc = json.loads((good / "validation.json").read_text())
+    doc = json.loads((layout.work_dir(good) / "validation.json").read_text())
+    assert not (good / "validation.json").exists()  # nothing but sequences in a root
     assert doc["passed"] and doc["summary"]["errors"] == 0 and doc["options"]["min_dr_stops"] == 4
     bad = tmp_path / "bad"
     write_sequence(bad / "a", [gamma_clipped(hdr_scene(seed=i)) for i in range(2)],

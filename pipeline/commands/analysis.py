@@ -109,7 +109,8 @@ def _print_table(doc: dict) -> None:
                    "reads the other passes' headers only")
 @click.option("--decode-passes", is_flag=True, hidden=True, help="same as --mode full")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
-              help="where to write validation.json [default: ROOT/validation.json]")
+              help="where to write validation.json [default: ROOT.s2rhdr-work/validation.json, "
+                   "beside the root: readers list every entry of a root]")
 @click.option("--no-json", is_flag=True, help="do not write validation.json")
 @click.option("--strict", is_flag=True, help="warnings fail too")
 @_parallel
@@ -127,7 +128,9 @@ def validate(root, min_dr_stops, drift_stops, mode, decode_passes, json_path, no
     result = validate_dataset(root, opts, jobs=jobs, executor=executor, progress=not quiet)
     click.echo(result.text())
     if not no_json:
-        target = Path(json_path) if json_path else Path(root) / "validation.json"
+        from s2rhdr_loader.core.layout import work_dir
+
+        target = Path(json_path) if json_path else work_dir(root) / "validation.json"
         try:
             write_validation(result, target)
             click.echo(f"wrote {target}")
@@ -189,7 +192,7 @@ def report(roots, out, **kw):
     """Statistics + PNG plots + a self-contained report.html dataset card for ROOT(s).
 
     Several ROOTs (e.g. our render and a real benchmark) are compared in one report; a
-    ROOT/validation.json written by `validate` is summarised when present.
+    ROOT.s2rhdr-work/validation.json written by `validate` is summarised when present.
     """
     from pipeline.report import write_report
     from pipeline.stats import write_stats

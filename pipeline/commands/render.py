@@ -1,10 +1,12 @@
-"""``s2rhdr-render batch``: render scene specs (or plans) into a dataset, resumably."""
+"""``s2rhdr-render batch`` renders scene specs (or plans) into a dataset, resumably;
+``s2rhdr-render status`` shows where the batches on a root stand (read-only)."""
 
 from __future__ import annotations
 
 import click
 
 from pipeline.backends import BACKENDS, QUALITIES
+from pipeline.claims import DEFAULT_TIMEOUT_S
 from pipeline.errors import RenderError
 from pipeline.executors import EXECUTORS
 
@@ -59,15 +61,31 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--skip-selftest", is_flag=True,
               help="unreal: render without a passing `s2rhdr-render unreal-selftest` verdict.")
+@click.option("--claim-timeout", type=click.FloatRange(min=1.0), default=DEFAULT_TIMEOUT_S,
+              show_default=True, metavar="SECONDS",
+              help="Take over a shot claimed by another batch whose heartbeat is older "
+                   "(a dead owner on this host is taken over at once).")
+@click.option("--min-free-gb", type=click.FloatRange(min=0.0), default=1.0, show_default=True,
+              help="Stop cleanly before a shot whose estimated size would leave less free.")
+@click.option("--max-retries", type=click.IntRange(0, 100), default=2, show_default=True,
+              help="Re-run a shot whose worker process or Ray node died (not one that "
+                   "failed by itself).")
+@click.option("--verify-hashes", is_flag=True,
+              help="Re-hash the files of complete shots before skipping them (default: "
+                   "presence and sizes).")
 def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
           jobs: int, executor: str, address: str | None, force: bool, only: tuple[str, ...],
           seeds: str | None, profile: str | None, resolution: str | None,
-          backend_options: tuple[str, ...], quiet: bool, skip_selftest: bool) -> None:
+          backend_options: tuple[str, ...], quiet: bool, claim_timeout: float,
+          min_free_gb: float, max_retries: int, verify_hashes: bool,
+          skip_selftest: bool) -> None:
     """Render SPECS (spec .yaml files, folders of them, or plan .json files) into --out.
 
-    Each shot renders into a temporary folder and is moved into place only when complete
-    and validated; re-running the same command skips complete shots, redoes partial or
-    changed ones and cleans up after killed runs. Exit status 1 if any shot failed.
+    Each shot is claimed, renders into a staging folder beside --out (OUT.s2rhdr-work/)
+    and is moved into place only when complete and validated; re-running the same command
+    skips complete shots, redoes partial or changed ones and cleans up after killed runs.
+    Several batches (or nodes) may share one --out: each renders only unclaimed shots.
+    Exit status 1 if any shot failed or the disk is too full to go on.
 
     \b
     Examples:
@@ -88,12 +106,45 @@ def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
                        resolution=parse_resolution(resolution) if resolution else None)
     outcomes = run_batch(plans, out, backend=backend, quality=quality, jobs=jobs,
                          executor=executor, address=address, force=force, options=options,
-                         show_progress=not quiet)
+                         show_progress=not quiet, claim_timeout=claim_timeout,
+                         min_free_gb=min_free_gb, max_retries=max_retries,
+                         verify_hashes=verify_hashes)
     click.echo(summary_table(outcomes))
     failed = [o.name for o in outcomes if o.status == "failed"]
+    if outcomes.stopped:
+        left = sum(o.status == "pending" for o in outcomes)
+        raise RenderError(f"stopped: {outcomes.stopped}",
+                          hint=f"{left} shot(s) not started; free space (or lower "
+                               "--min-free-gb) and re-run the same command")
     if failed:
         raise RenderError(f"{len(failed)} of {len(outcomes)} shot(s) failed: "
                           f"{', '.join(failed)}", hint="see the table above; re-run to retry")
 
 
-COMMANDS = [batch]
+@click.command("status")
+@click.argument("root", type=click.Path(file_okay=False))
+@click.option("--claim-timeout", type=click.FloatRange(min=1.0), default=DEFAULT_TIMEOUT_S,
+              show_default=True, metavar="SECONDS",
+              help="Heartbeat age after which a claim counts as stale (as in batch).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def status(root: str, claim_timeout: float, as_json: bool) -> None:
+    """Summarise a dataset root: complete, claimed (by whom, heartbeat age), failed (why),
+    pending shots and the estimated time left. Reads only, so it is safe while batches run.
+
+    \b
+    Examples:
+      s2rhdr-render status out/ds
+      watch -n 30 s2rhdr-render status /shared/ds
+    """
+    from pipeline.batch_status import format_status, root_status
+
+    st = root_status(root, claim_timeout=claim_timeout)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(st, indent=1, sort_keys=True))
+    else:
+        click.echo(format_status(st))
+
+
+COMMANDS = [batch, status]

@@ -7,6 +7,7 @@
 <root>/<sequence>/{depth,normal,diffuse,flow,mask}/NNNN.exr
 <root>/<sequence>/camera_params/NNNN.json
 <root>/<sequence>/plan.json, meta.json
+<root>.s2rhdr-work/                           work state of writers (never inside the root)
 ```
 This module also owns the constants of that contract (passes, their channels and pixel
 types, the EXR compressions we accept, the HALF limit), so the spec parser, the renderers,
@@ -22,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +66,10 @@ MRQ_AUX_STAGING = ".mrq_aux"  # Unreal: raw material passes, converted by the ho
 # sibling folder, never inside the root: readers such as the official release take every
 # folder of the root for a sequence (``os.listdir`` in preprocess_s2r_hdr_data.py).
 WORK_SUFFIX = ".s2rhdr-work"
+# Only when the work folder cannot share the root's filesystem (the root is a mount point):
+# shots are staged in this one hidden folder of the root, removed again when empty.
+ROOT_STAGING = ".s2rhdr-staging"
+MANIFEST_LOCK = "manifest.lock"  # in the work folder
 CAMERA_PARAMS = "camera_params"
 PLAN_FILE = "plan.json"
 META_FILE = "meta.json"
@@ -213,13 +219,32 @@ def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+_THREAD_LOCK = threading.Lock()  # flock is per open file; POSIX locks (NFS) per process
+
+
 @contextmanager
-def _locked(root: Path) -> Iterator[None]:
+def manifest_lock(root: str | os.PathLike) -> Iterator[None]:
+    """Hold the exclusive lock for a read-modify-write of ``root``'s manifest.
+
+    The lock file lives in the root's work folder (:func:`work_dir`), never in the root.
+    ``flock`` works between processes of one host and, on Linux NFS clients, is sent to the
+    server as a POSIX lock (needs NFSv4 or lockd; docs/rendering.md "100 nodes").
+    """
     import fcntl
 
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".manifest.lock", "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    work = work_dir(root)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        fh = open(work / MANIFEST_LOCK, "a+")
+    except OSError as exc:
+        raise LayoutError(f"{work}: cannot create the manifest lock ({exc.strerror})") from None
+    with _THREAD_LOCK, fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise LayoutError(f"{work / MANIFEST_LOCK}: the filesystem refuses file locks "
+                              f"({exc.strerror}); on NFS enable locking (NFSv4 or lockd)"
+                              ) from None
         try:
             yield
         finally:
@@ -237,25 +262,41 @@ def hash_files(seq_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
     return out
 
 
-def update_manifest(root: str | os.PathLike, sequence: str, entry: Mapping[str, Any] | None,
-                    tool_version: str = "") -> dict[str, Any]:
-    """Set (or with ``entry=None`` remove) one sequence's record, atomically and locked."""
+def merge_manifest(root: str | os.PathLike, entries: Mapping[str, Mapping[str, Any] | None],
+                   tool_version: str = "") -> dict[str, Any]:
+    """Set (``None``: remove) several sequences' records in one locked read-modify-write.
+
+    Entries of sequences not named are kept as they are on disk, so concurrent writers
+    (two batches on one root) never lose each other's records.
+    """
     root = Path(root)
-    with _locked(root):
+    with manifest_lock(root):
         data = read_manifest(root)
         if tool_version:
             data["tool_version"] = tool_version
-        if entry is None:
-            data["sequences"].pop(sequence, None)
-        else:
-            data["sequences"][sequence] = dict(entry)
+        for sequence, entry in entries.items():
+            if entry is None:
+                data["sequences"].pop(sequence, None)
+            else:
+                data["sequences"][sequence] = dict(entry)
         atomic_write_json(root / MANIFEST, data)
     return data
 
 
+def update_manifest(root: str | os.PathLike, sequence: str, entry: Mapping[str, Any] | None,
+                    tool_version: str = "") -> dict[str, Any]:
+    """Set (or with ``entry=None`` remove) one sequence's record, atomically and locked."""
+    return merge_manifest(root, {sequence: entry}, tool_version)
+
+
 def verify_sequence(root: str | os.PathLike, sequence: str,
-                    manifest: Mapping[str, Any] | None = None) -> list[str]:
-    """Problems with a recorded sequence (missing, resized or changed files); [] if intact."""
+                    manifest: Mapping[str, Any] | None = None, *,
+                    hashes: bool = True) -> list[str]:
+    """Problems with a recorded sequence (missing, resized or changed files); [] if intact.
+
+    ``hashes=False`` checks presence and sizes only (what a batch does at every start: a
+    1080p dataset is terabytes to re-hash).
+    """
     root = Path(root)
     manifest = manifest if manifest is not None else read_manifest(root)
     rec = manifest.get("sequences", {}).get(sequence)
@@ -268,6 +309,6 @@ def verify_sequence(root: str | os.PathLike, sequence: str,
             problems.append(f"{p}: missing")
         elif p.stat().st_size != info.get("size"):
             problems.append(f"{p}: size changed")
-        elif info.get("sha256") and file_sha256(p) != info["sha256"]:
+        elif hashes and info.get("sha256") and file_sha256(p) != info["sha256"]:
             problems.append(f"{p}: content changed (sha256 mismatch)")
     return problems

@@ -59,6 +59,11 @@ class Progress:
         if self.done >= self.total:
             self._bar.refresh()
 
+    def set_total(self, total: int) -> None:
+        """Change the amount of work (a batch learns that another one renders some shots)."""
+        self._bar.total = max(int(total), 0)
+        self._bar.refresh()
+
     def close(self) -> None:
         self._bar.close()
 
