@@ -42,8 +42,10 @@ def test_install_copies_vendors_and_enables(uproject):
     reqs = [r for entry in uplugin["PythonRequirements"] for r in entry["Requirements"]]
     assert any(r.lower().startswith("pyyaml") for r in reqs)
     site = plugin / pi.SITE_PACKAGES
-    for mod in ("errors", "geometry", "plan_model", "plan", "spec", "shake"):
+    for mod in ("errors", "geometry", "plan_model", "plan", "shake"):
         assert (site / "pipeline" / f"{mod}.py").is_file(), mod
+    for mod in ("__init__", "values", "nodes", "readers", "model", "schema", "load"):
+        assert (site / "pipeline" / "spec" / f"{mod}.py").is_file(), mod  # a package
     assert (site / "pipeline" / "__init__.py").is_file()
     assert (site / "yaml" / "__init__.py").is_file()
     assert not list(site.rglob("*.so")), "only the pure-Python part of PyYAML is vendored"
