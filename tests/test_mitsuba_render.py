@@ -132,6 +132,7 @@ def test_output_files_follow_the_layout(actors_render):
 def test_warping_next_frame_by_flow_reproduces_static_regions(tmp_path):
     path = [(0.0, 0.0, 1.6), (0.0, 0.3, 1.65)]  # sideways step: parallax + rotation
     plan = make_plan("warp", frames=2, size=(96, 64), spp=16, cam_path=path,
+                     mitsuba={"wetness": 0},
                      pixel_type="float", passes=("img", "diffuse", "flow", "depth", "mask"))
     mb.render(plan, tmp_path, quality="final")
     flow = _read(tmp_path, "flow", 0)
@@ -150,8 +151,9 @@ def test_warping_next_frame_by_flow_reproduces_static_regions(tmp_path):
     edge[:, :-1] |= dx
     valid = inside & ~edge
     assert np.linalg.norm(flow[valid], axis=-1).mean() > 1.5  # the camera really moved
-    # img at 16 spp is noise-limited; the albedo pass shows the geometry is exact
-    for name, bound in (("img", 0.7), ("diffuse", 0.3)):
+    # img at 16 spp is noise-limited and glossy paint, glass and rough asphalt reflect
+    # view-dependently; the albedo pass shows the geometry is exact
+    for name, bound in (("img", 0.8), ("diffuse", 0.3)):
         i0, i1 = _read(tmp_path, name, 0), _read(tmp_path, name, 1)
         lum = lambda a: np.log(a @ LUMA + 1e-3)  # noqa: E731
         err_warp = np.median(np.abs(lum(warp_backward(i1, flow)) - lum(i0))[valid])
@@ -239,7 +241,8 @@ def test_lights_emit_along_their_forward_axis(tmp_path, kind):
         light = LightPlan(kind, (8.0, 0.0, 2.5), (0.0, pitch, 0.0), (1.0, 1.0),
                           luminance=5e5, intensity_cd=5e4, cone_deg=40.0, visible=False)
         plan = make_plan(f"l{int(pitch) + 90}", frames=1, sun=None, sky=0.0, lights=[light],
-                         target=(8.0, 0.0, 0.0), passes=("img",), pixel_type="float")
+                         target=(8.0, 0.0, 0.0), passes=("img",), pixel_type="float",
+                         preset="none", mitsuba={"quads": [{"center": (8, 0, 0), "size": 40}]})
         mb.render(plan, tmp_path / f"{kind}{pitch}", quality="final")
         return float(np.mean(_read(tmp_path / f"{kind}{pitch}", "img")))
 
@@ -251,7 +254,9 @@ def test_sunlit_ground_has_the_photometric_value(tmp_path):
     # Lambertian ground: L = albedo * E * sin(elevation) / pi, pixel = L * exposure scale
     sun = SunPlan(45.0, 0.0, 80000.0, visible=False)
     plan = make_plan("lux", frames=1, spp=8, sun=sun, sky=0.0, target=(8.0, 0.0, 0.0),
-                     cam_path=[(0.0, 0.0, 4.0)], passes=("img", "diffuse"), pixel_type="float")
+                     cam_path=[(0.0, 0.0, 4.0)], passes=("img", "diffuse"), pixel_type="float",
+                     preset="none", mitsuba={"quads": [{"center": (8, 0, 0), "size": 60,
+                                                        "color": (0.6, 0.6, 0.6)}]})
     mb.render(plan, tmp_path, quality="final")
     img, alb = _read(tmp_path, "img")[..., 1], _read(tmp_path, "diffuse")[..., 1]
     sel = alb > 0.05

@@ -23,8 +23,10 @@ from pipeline.spec.readers import (
     Num,
     boolean,
     enum,
+    envmap_source,
     list_of,
     mesh_file,
+    num_range,
     passes,
     section,
     sequence_name,
@@ -36,7 +38,8 @@ from pipeline.spec.values import Loc, Vec3
 from s2rhdr_loader.core.layout import LOSSLESS_COMPRESSIONS as LOSSLESS
 from s2rhdr_loader.core.layout import PASSES
 
-MITSUBA_PRESETS = ("street", "plaza", "interior", "parking", "park")
+MITSUBA_PRESETS = ("street", "plaza", "interior", "parking", "park", "room")
+MATERIALS = ("diffuse", "paint", "metal", "glass", "mirror")
 PROXIES = ("capsule", "quadruped", "box", "sphere")
 ACTOR_KINDS = ("pedestrian", "animal", "vehicle")
 DEFAULT_PROXY = {"pedestrian": "capsule", "animal": "quadruped", "vehicle": "box"}
@@ -55,8 +58,41 @@ class UnrealEnvironment:
 
 
 @dataclass(frozen=True)
+class EnvmapSpec:
+    """An equirectangular HDR map lighting the Mitsuba scene (replaces the analytic sky)."""
+
+    map: str = spec_field(conv=envmap_source)  # a named map (pipeline.envmaps) or a file
+    # yaw in degrees; None: turn the map so its sun lies at sun.azimuth_deg (else 0)
+    rotation_deg: float | None = spec_field(None, Num(-360.0, 360.0))
+    # horizontal illuminance of the map without its sun; None: the named map's value, or a
+    # file's pixel values taken as cd/m^2
+    illuminance_lux: float | None = spec_field(
+        None, Num(0.0, 200000.0, what="lux on a horizontal surface, e.g. 15000 for a clear sky"))
+    sun: str | None = spec_field(None, enum(("extract", "keep"), "sun handling"))
+    # extracted sun, on a surface facing it; None: clear-sky value of its elevation
+    sun_illuminance_lux: float | None = spec_field(None, Num(0.0, 200000.0))
+
+
+@dataclass(frozen=True)
+class PropSpec:
+    """A static mesh placed in the Mitsuba set."""
+
+    mesh: str = spec_field(conv=mesh_file, random=False)  # .obj/.ply/.gltf/.glb
+    position: Vec3 = spec_field(conv=VEC3)
+    rotation: Vec3 = spec_field((0.0, 0.0, 0.0), ROT)
+    scale: float = spec_field(1.0, Num(0.0, 100.0, lo_open=True))
+    color: Vec3 | None = spec_field(None, COLOR)  # None: the mesh's own texture/colour
+    material: str = spec_field("diffuse", enum(MATERIALS, "material"))
+
+
+@dataclass(frozen=True)
 class MitsubaEnvironment:
     preset: str = spec_field("street", enum(MITSUBA_PRESETS, "preset"))
+    envmap: EnvmapSpec | None = spec_field(None, section(EnvmapSpec))
+    props: tuple[PropSpec, ...] = spec_field((), list_of(section(PropSpec), what="props"))
+    # layout and material variation of the preset; None: the plan's seed
+    set_seed: int | None = spec_field(None, Num(0, 2**31 - 1, integer=True))
+    wetness: float | None = spec_field(None, Num(0.0, 1.0, what="0 dry .. 1 flooded"))
 
 
 @dataclass(frozen=True)
@@ -153,8 +189,9 @@ class UnrealActor:
 @dataclass(frozen=True)
 class MitsubaActor:
     proxy: str = spec_field("capsule", enum(PROXIES, "proxy"))  # default: by the actor's kind
-    # .ply / .obj, relative to the spec's folder
+    # .ply / .obj / .gltf / .glb, relative to the spec's folder (or under an asset root)
     mesh: str | None = spec_field(None, mesh_file, random=False)
+    material: str | None = spec_field(None, enum(MATERIALS, "material"))  # None: by kind
 
 
 @dataclass(frozen=True)
@@ -210,6 +247,28 @@ class RenderSpec:
     exr: ExrSpec = spec_field(ExrSpec(), section(ExrSpec), random=False)
 
 
+# ---- variations -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RandomizeSpec:
+    """How ``--variations N`` turns this spec into N distinct shots (pipeline.variations)."""
+
+    variations: int = spec_field(0, Num(0, 100000, integer=True), random=False)
+    ev100_offset: tuple[float, float] = spec_field((-0.5, 0.5), num_range(Num(-5.0, 5.0)),
+                                                   random=False)
+    rotation_offset_deg: tuple[float, float] = spec_field(
+        (-30.0, 30.0), num_range(Num(-180.0, 180.0)), random=False)
+    sun_elevation_offset_deg: tuple[float, float] = spec_field(
+        (-5.0, 5.0), num_range(Num(-30.0, 30.0)), random=False)
+    actor_offset_m: float = spec_field(1.5, Num(0.0, 50.0), random=False)
+    actor_speed_scale: tuple[float, float] = spec_field(
+        (0.8, 1.25), num_range(Num(0.01, 10.0)), random=False)
+    actor_start_frames: tuple[int, int] = spec_field(
+        (-5, 5), num_range(Num(-10000, 10000, integer=True)), random=False)
+    camera_offset_m: float = spec_field(0.3, Num(0.0, 10.0), random=False)
+    new_set: bool = spec_field(True, boolean, random=False)
+
+
 # ---- the spec -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -227,6 +286,8 @@ class SceneSpec:
     actors: tuple[ActorSpec, ...] = spec_field((), list_of(section(ActorSpec), what="actors"),
                                                random=False)
     render: RenderSpec = spec_field(RenderSpec(), section(RenderSpec), random=False)
+    randomize: RandomizeSpec = spec_field(RandomizeSpec(), section(RandomizeSpec),
+                                          random=False)
     source: str = field(default="", compare=False)
     # field path -> (file, line, column); lets later checks point at the YAML
     locations: Mapping[str, Loc] = field(default_factory=dict, compare=False, repr=False)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, field, fields
 from pathlib import Path
 from typing import Any
 
+from pipeline import envmaps
 from pipeline.spec.nodes import Map, Node, Scalar, Seq, describe, fail, is_dist
 from pipeline.spec.values import Choice, Loc, Normal, Uniform
 from s2rhdr_loader.core.layout import NAME_RE, PASSES
@@ -290,17 +292,6 @@ def unreal_asset(r: Reader, node: Node, path: str) -> str:
     return value
 
 
-def mesh_file(r: Reader, node: Node, path: str) -> str:
-    value = string()(r, node, path)
-    if not value.lower().endswith((".ply", ".obj")):
-        raise fail(node.loc, f"{path} {value!r} must be a .ply or .obj file")
-    full = (Path(node.loc[0]).parent / value).resolve()
-    if not full.is_file():
-        raise fail(node.loc, f"{path}: mesh file {str(full)!r} not found",
-                   hint="paths are relative to the spec file")
-    return value  # as written (spec_hash ignores where the spec lives); the plan resolves it
-
-
 def sequence_name(r: Reader, node: Node, path: str) -> str:
     value = string()(r, node, path)
     if not NAME_RE.match(value) or len(value) > 100:
@@ -316,3 +307,91 @@ def passes(r: Reader, node: Node, path: str) -> tuple[str, ...]:
     if len(set(values)) != len(values):
         raise fail(node.loc, f"{path} lists a pass twice")
     return tuple(p for p in PASSES if p in values)
+
+
+def num_range(item: Num, what: str = "") -> Conv:
+    """``[low, high]`` with low <= high (a range a variation draws from)."""
+    pair = tuple_of(2, item, what or " [low, high]")
+
+    def conv(r: Reader, node: Node, path: str) -> tuple:
+        lo, hi = pair(r, node, path)
+        if lo > hi:
+            raise fail(node.loc, f"{path}: range [{lo:g}, {hi:g}] has low > high",
+                       hint="write [low, high]")
+        return (lo, hi)
+    return conv
+
+
+# ---- files a spec points at (meshes, environment maps) ---------------------------------
+
+ASSET_ROOT_ENV = "S2RHDR_ASSET_ROOT"  # os.pathsep-separated folders allowed besides the spec's
+MESH_SUFFIXES = (".ply", ".obj", ".gltf", ".glb")
+_MAGIC = {".ply": (b"ply",), ".glb": (b"glTF",), ".gltf": (b"{",), ".exr": (b"v/1\x01",),
+          ".hdr": (b"#?RADIANCE", b"#?RGBE")}
+
+
+def asset_roots() -> list[Path]:
+    return [Path(p).resolve() for p in os.environ.get(ASSET_ROOT_ENV, "").split(os.pathsep)
+            if p.strip()]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def asset_path(spec_file: str, value: str) -> Path:
+    """Where a spec's asset path points (relative to the spec's folder, or absolute)."""
+    return (Path(spec_file).parent / value).resolve()
+
+
+def asset_file(what: str, suffixes: tuple[str, ...]) -> Conv:
+    """A file next to the spec (or under an asset root) that exists and looks like ``what``.
+
+    Checked at load time so a bad asset fails before anything renders; the value is kept as
+    written (``spec_hash`` ignores where the spec lives) and the planner resolves it.
+    """
+    def conv(r: Reader, node: Node, path: str) -> str:
+        value = string()(r, node, path)
+        suffix = Path(value).suffix.lower()
+        if suffix not in suffixes:
+            raise fail(node.loc, f"{path} {value!r} must be a {' / '.join(suffixes)} file")
+        full = asset_path(node.loc[0], value)
+        spec_dir = Path(node.loc[0]).parent.resolve()
+        if not any(_inside(full, root) for root in [spec_dir, *asset_roots()]):
+            raise fail(node.loc, f"{path}: {what} {str(full)!r} is outside the spec's folder",
+                       hint=f"put it next to the spec or under a folder in ${ASSET_ROOT_ENV}")
+        if not full.is_file():
+            raise fail(node.loc, f"{path}: {what} file {str(full)!r} not found",
+                       hint="paths are relative to the spec file")
+        try:
+            with open(full, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise fail(node.loc, f"{path}: cannot read {what} {str(full)!r} "
+                                 f"({exc.strerror})") from None
+        magic = _MAGIC.get(suffix)
+        if not head or (magic and not head.lstrip().startswith(magic)):
+            raise fail(node.loc, f"{path}: {str(full)!r} is not a valid {suffix[1:]} file",
+                       hint=f"expected it to start with {magic[0]!r}" if magic else None)
+        return value
+    return conv
+
+
+mesh_file = asset_file("mesh", MESH_SUFFIXES)
+
+
+def envmap_source(r: Reader, node: Node, path: str) -> str:
+    """A named map (``city``, ``sunset``, ...) or an .exr/.hdr file next to the spec."""
+    value = string()(r, node, path)
+    if envmaps.is_named(value):
+        return value
+    if Path(value).suffix.lower() not in envmaps.SUFFIXES:
+        close = difflib.get_close_matches(value, tuple(envmaps.NAMED), n=1, cutoff=0.6)
+        raise fail(node.loc, f"{path}: unknown map {value!r}",
+                   hint=f"did you mean {close[0]!r}?" if close else
+                   f"use one of {', '.join(envmaps.NAMED)} or an .exr/.hdr file")
+    return asset_file("environment map", envmaps.SUFFIXES)(r, node, path)
