@@ -28,6 +28,7 @@ import numpy as np
 from pipeline import envmaps
 from pipeline.backends.mitsuba_shapes import (
     SUN_DISTANCE_M,
+    TYPICAL_DISTANCE_M,
     Shapes,
     mi_transform,
     point_to_mitsuba,
@@ -255,21 +256,25 @@ def _add_sky(s: Shapes, sky: SkyPlan, sun: SunPlan | None, env: EnvLight | None,
     import mitsuba as mi
 
     if env is not None:
-        s.shapes["sky"] = {"type": "envmap",
-                           "bitmap": mi.Bitmap((env.rgb * k).astype(np.float32)),
-                           "to_world": envmap_to_world(env.rotation_deg)}
+        bmp = (env.rgb * k).astype(np.float32)
+        to_world = envmap_to_world(env.rotation_deg)
     elif sky.luminance > 0:
         sun_dir = point_to_mitsuba(sun.direction()) if sun is not None else None
-        s.shapes["sky"] = {"type": "envmap",
-                           "bitmap": mi.Bitmap(sky_bitmap(sky.luminance, sky.color, k, sun_dir)),
-                           "to_world": mi.ScalarTransform4f().rotate([1, 0, 0], 90)}
+        bmp = sky_bitmap(sky.luminance, sky.color, k, sun_dir)
+        to_world = mi.ScalarTransform4f().rotate([1, 0, 0], 90)
+    else:
+        return
+    # emitter sampling in proportion to illuminance (see mitsuba_shapes.area_weight)
+    s.shapes["sky"] = {"type": "envmap", "bitmap": mi.Bitmap(bmp), "to_world": to_world,
+                       "sampling_weight": max(horizontal_illuminance(bmp), 1e-12)}
 
 
 def _add_sun(s: Shapes, sun: SunPlan, k: float, pixel_deg: float) -> str:
     d = point_to_mitsuba(sun.direction())
     if not sun.visible:
         s.shapes["sun"] = {"type": "directional", "direction": [-v for v in d],
-                           "irradiance": _rgb(sun.color, sun.illuminance_lux * k)}
+                           "irradiance": _rgb(sun.color, sun.illuminance_lux * k),
+                           "sampling_weight": max(sun.illuminance_lux * k, 1e-12)}
         return "directional (not visible)"
     # A real disk: a far sphere of the sun's angular size whose radiance gives the requested
     # illuminance (E = L * solid angle). It lights the scene by itself, so no directional
@@ -282,9 +287,14 @@ def _add_sun(s: Shapes, sun: SunPlan, k: float, pixel_deg: float) -> str:
     c = [SUN_DISTANCE_M * v for v in d]
     s.static("sun_disk", "sphere", translate(*c) @ scale(r, r, r),
              {"type": "diffuse", "reflectance": {"type": "rgb", "value": 0.0}},
-             {"type": "area", "radiance": _rgb(sun.color, radiance * k)})
+             {"type": "area", "radiance": _rgb(sun.color, radiance * k),
+              "sampling_weight": max(sun.illuminance_lux * k, 1e-12)})
     return (f"visible disk, {diameter:.3g} deg, radiance {radiance:.4g} cd/m^2"
             + (" (widened to 2.5 px)" if diameter > sun.angular_diameter_deg else ""))
+
+
+def _point_weight(light: Any, k: float) -> float:
+    return max(light.intensity_cd * k / TYPICAL_DISTANCE_M**2, 1e-12)
 
 
 def _add_light(s: Shapes, i: int, light: Any, k: float) -> None:
@@ -297,12 +307,14 @@ def _add_light(s: Shapes, i: int, light: Any, k: float) -> None:
                  {"type": "area", "radiance": _rgb(light.color, light.luminance * k)})
     elif light.kind == "point":
         s.shapes[f"light{i}"] = {"type": "point", "position": point_to_mitsuba(light.position),
-                                 "intensity": _rgb(light.color, light.intensity_cd * k)}
+                                 "intensity": _rgb(light.color, light.intensity_cd * k),
+                                 "sampling_weight": _point_weight(light, k)}
     elif light.kind == "spot":
         s.shapes[f"light{i}"] = {"type": "spot", "to_world": mi_transform(pose @ rot("y", 90)),
                                  "cutoff_angle": float(light.cone_deg),
                                  "beam_width": 0.75 * float(light.cone_deg),
-                                 "intensity": _rgb(light.color, light.intensity_cd * k)}
+                                 "intensity": _rgb(light.color, light.intensity_cd * k),
+                                 "sampling_weight": _point_weight(light, k)}
     else:
         raise RenderError(f"light {i}: unknown kind {light.kind!r}",
                           hint="use area, point or spot")

@@ -111,12 +111,21 @@ def diffuse_tex(base: RGB, pattern: str, salt: float, repeat: float = 1.0) -> di
     return {"type": "diffuse", "reflectance": _bitmap(texture(base, pattern, salt), repeat)}
 
 
+# Smallest coat roughness: a GGX lobe of ~2 deg still lets next-event estimation reach the
+# 0.53 deg sun from a coat (a perfectly smooth coat only finds it by chance: fireflies).
+MIN_ALPHA = 0.05
+
+
+def coat(diffuse_reflectance: dict[str, Any], alpha: float, ior: float = 1.5
+         ) -> dict[str, Any]:
+    """A dielectric coat over a diffuse base (Mitsuba ``roughplastic``, GGX)."""
+    return {"type": "roughplastic", "distribution": "ggx", "alpha": max(float(alpha), MIN_ALPHA),
+            "diffuse_reflectance": diffuse_reflectance, "int_ior": float(ior)}
+
+
 def paint(color: Any, alpha: float = 0.0) -> dict[str, Any]:
-    """Car paint / lacquer: a clear coat over a coloured base (``alpha`` 0: mirror-smooth)."""
-    if alpha <= 0.0:
-        return {"type": "plastic", "diffuse_reflectance": rgb(color), "int_ior": 1.5}
-    return {"type": "roughplastic", "distribution": "ggx", "alpha": float(alpha),
-            "diffuse_reflectance": rgb(color), "int_ior": 1.5}
+    """Car paint / lacquer: a clear coat over a coloured base (``alpha``: coat roughness)."""
+    return coat(rgb(color), alpha)
 
 
 def metal(alpha: float = 0.12, material: str = "Al") -> dict[str, Any]:
@@ -126,13 +135,15 @@ def metal(alpha: float = 0.12, material: str = "Al") -> dict[str, Any]:
 
 
 def mirror() -> dict[str, Any]:
-    """A silver mirror: reflects ~97 % of the sun and sky specularly."""
-    return {"type": "conductor", "material": "Ag"}
+    """A silver mirror: reflects ~97 % of the sun and sky (a barely rough silver, so the sun
+    is found by next-event estimation: a delta mirror shows it only by chance)."""
+    return {"type": "roughconductor", "material": "Ag", "distribution": "ggx",
+            "alpha": 0.005}
 
 
 def glass() -> dict[str, Any]:
     """Window glass over a dark room: the dielectric reflection of sun and sky only."""
-    return {"type": "plastic", "diffuse_reflectance": rgb(0.02), "int_ior": 1.52}
+    return coat(rgb(0.02), MIN_ALPHA, 1.52)
 
 
 def facade(base: RGB, salt: float, repeat: float = 2.0) -> dict[str, Any]:
@@ -148,8 +159,7 @@ def asphalt(base: RGB, salt: float, wetness: float, repeat: float) -> dict[str, 
     puddles = np.clip((n - thresh) / 0.03, 0.0, 1.0)[..., None]
     dry = {"type": "roughplastic", "distribution": "ggx", "alpha": 0.6, "int_ior": 1.5,
            "diffuse_reflectance": _bitmap(texture(base, "noise", salt), repeat)}
-    wet = {"type": "plastic", "int_ior": 1.33,
-           "diffuse_reflectance": _bitmap(0.5 * texture(base, "noise", salt), repeat)}
+    wet = coat(_bitmap(0.5 * texture(base, "noise", salt), repeat), MIN_ALPHA, 1.33)
     if wetness <= 0:
         return dry
     return {"type": "blendbsdf", "weight": _bitmap(puddles, repeat), "bsdf_0": dry,

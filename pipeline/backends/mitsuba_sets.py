@@ -102,8 +102,7 @@ def plaza(s: Shapes, style: SetStyle) -> None:
               mm.facade(base, 12.0 + k, 2.0))
     fx, fy = 22.0 + 4.0 * style.u("fountain", "x"), 14.0
     s.cyl("env_fountain", (fx, fy, 0), 3.0, 0.8, mm.diffuse_tex((0.7, 0.7, 0.7), "noise", 13.0))
-    s.disk("env_water", (fx, fy, 0.81), 2.8, {"type": "dielectric", "int_ior": 1.33})
-    s.disk("env_basin", (fx, fy, 0.5), 2.8, mm.diffuse((0.05, 0.08, 0.1)))
+    s.disk("env_water", (fx, fy, 0.81), 2.8, mm.coat(mm.rgb((0.03, 0.05, 0.06)), 0.0, 1.33))
     for k in range(4):
         x = 5 + 8 * k
         s.box(f"env_bench{k}", (x, -12, 0.45), (2.0, 0.6, 0.08),
@@ -121,7 +120,7 @@ def interior(s: Shapes, style: SetStyle) -> None:
     def wall() -> dict:  # a fresh dict per shape: Mitsuba consumes the texture
         return mm.diffuse_tex((0.75, 0.72, 0.66), "noise", 21.0, 2.0)
 
-    floor = {"type": "roughplastic", "distribution": "ggx", "alpha": 0.08, "int_ior": 1.5,
+    floor = {"type": "roughplastic", "distribution": "ggx", "alpha": 0.3, "int_ior": 1.5,
              "diffuse_reflectance": mm.diffuse_tex((0.45, 0.3, 0.18), "stripes", 22.0,
                                                    6.0)["reflectance"]}
     s.box("env_floor", (5, 0, -0.05), (24, 16, 0.1), floor)
@@ -178,8 +177,7 @@ def park(s: Shapes, style: SetStyle) -> None:
         s.sphere(f"env_crown{k}", (x, y, 3.2 + r), r,
                  mm.diffuse_tex((0.1, 0.3, 0.06), "noise", 60.0 + k))
     px = 15.0 + 10.0 * style.u("pond")
-    s.disk("env_pond", (px, -10.0, 0.03), 4.0, {"type": "plastic", "int_ior": 1.33,
-                                                "diffuse_reflectance": mm.rgb(0.02)})
+    s.disk("env_pond", (px, -10.0, 0.03), 4.0, mm.coat(mm.rgb(0.02), 0.0, 1.33))
     for k in range(3):
         s.box(f"env_bench{k}", (4 + 12 * k, 4, 0.45), (2, 0.6, 0.08),
               mm.paint((0.4, 0.25, 0.12), 0.1))
@@ -190,7 +188,7 @@ def park(s: Shapes, style: SetStyle) -> None:
 def room(s: Shapes, style: SetStyle) -> None:
     """Furniture on a varnished floor, for indoor HDR maps (the map is the room's walls)."""
     wood = mm.pick(((0.45, 0.3, 0.18), (0.25, 0.15, 0.08), (0.6, 0.5, 0.38)), style.seed, "floor")
-    floor = {"type": "roughplastic", "distribution": "ggx", "alpha": 0.05, "int_ior": 1.5,
+    floor = {"type": "roughplastic", "distribution": "ggx", "alpha": 0.15, "int_ior": 1.5,
              "diffuse_reflectance": mm.diffuse_tex(wood, "stripes", 71.0, 8.0)["reflectance"]}
     s.box("env_floor", (6, 0, -0.05), (16, 14, 0.1), floor)
     s.box("env_rug", (6, 0, 0.005), (4, 3, 0.01),

@@ -82,6 +82,37 @@ class Part:
     local: Callable[[float], np.ndarray] | None = None  # part space -> actor space at phase
 
 
+LUMA = (0.2126, 0.7152, 0.0722)
+TYPICAL_DISTANCE_M = 5.0
+
+
+def _luminance(spectrum: dict[str, Any]) -> float:
+    v = spectrum.get("value", 0.0)
+    v = [float(v)] * 3 if np.isscalar(v) else [float(c) for c in v]
+    return sum(a * b for a, b in zip(LUMA, v))
+
+
+def area_weight(emitter: dict[str, Any], area_m2: float) -> float:
+    """Emitter-sampling weight of an area light: the illuminance it gives at a typical
+    distance (L * A / d^2 for a small source). Mitsuba picks emitters in proportion to
+    ``sampling_weight`` (uniformly by default), so a sun among 25 street lamps would get only
+    1/27 of the light samples: weighting by illuminance spends them where the light is."""
+    return max(_luminance(emitter["radiance"]) * area_m2 / TYPICAL_DISTANCE_M**2, 1e-12)
+
+
+def shape_area(kind: str, m: np.ndarray) -> float:
+    sx, sy, sz = (float(np.linalg.norm(m[:3, i])) for i in range(3))
+    if kind == "sphere":
+        return 4 * math.pi * sx * sx
+    if kind == "rectangle":
+        return 4 * sx * sy
+    if kind == "disk":
+        return math.pi * sx * sy
+    if kind == "cube":
+        return 8 * (sx * sy + sy * sz + sx * sz)
+    return 2 * math.pi * sx * sz  # cylinder side
+
+
 class Shapes:
     """The scene's shapes dictionary and the bookkeeping of its parts (static helpers take
     Unreal-axes centres and full sizes in metres)."""
@@ -98,6 +129,7 @@ class Shapes:
                emitter: dict[str, Any] | None = None) -> None:
         d: dict[str, Any] = {"type": kind, "to_world": mi_transform(m), "bsdf": bsdf}
         if emitter is not None:
+            emitter.setdefault("sampling_weight", area_weight(emitter, shape_area(kind, m)))
             d["emitter"] = emitter
         self.add(key, d)
 
