@@ -38,7 +38,7 @@ from pipeline.spec.values import Loc, Vec3
 from s2rhdr_loader.core.layout import LOSSLESS_COMPRESSIONS as LOSSLESS
 from s2rhdr_loader.core.layout import PASSES
 
-MITSUBA_PRESETS = ("street", "plaza", "interior", "parking", "park", "room")
+MITSUBA_PRESETS = ("street", "plaza", "interior", "parking", "park", "room", "none")
 MATERIALS = ("diffuse", "paint", "metal", "glass", "mirror")
 PROXIES = ("capsule", "quadruped", "box", "sphere")
 ACTOR_KINDS = ("pedestrian", "animal", "vehicle")
