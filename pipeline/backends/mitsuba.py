@@ -30,7 +30,7 @@ import numpy as np
 from pipeline import __version__
 from pipeline.backends import QUALITIES
 from pipeline.backends import mitsuba_scene as ms
-from pipeline.backends.mitsuba_variant import activate
+from pipeline.backends.mitsuba_variant import activate, device
 from pipeline.errors import RenderError
 from pipeline.flow import FLIP_Y, actor_mask, camera_depth, forward_flow
 from pipeline.plan_model import ActorPose, FramePlan, ShotPlan
@@ -43,6 +43,11 @@ PROFILES: dict[str, tuple[float, int | None]] = {
     "final": (1.0, None),
 }
 DEFAULT_SPP = 64
+# Interiors are lit indirectly (a window, a lamp bouncing off walls): at the same spp they
+# are far noisier than streets, so their profile caps are this many times higher
+# (measured noise per quality: docs/rendering.md).
+INDOOR_PRESETS = ("interior", "room")
+INDOOR_SPP_FACTOR = 4
 
 
 def profile(plan: ShotPlan, quality: str) -> tuple[ShotPlan, int, int]:
@@ -57,6 +62,9 @@ def profile(plan: ShotPlan, quality: str) -> tuple[ShotPlan, int, int]:
     spec_spp = int(q.get("spp", DEFAULT_SPP))
     max_depth = int(q.get("max_depth", 6))
     s, cap = PROFILES[quality]
+    preset = str(dict(plan.environment.backends.get("mitsuba", {}) or {}).get("preset", ""))
+    if cap is not None and preset in INDOOR_PRESETS:
+        cap *= INDOOR_SPP_FACTOR
     spp = max(1, spec_spp if cap is None else min(cap, spec_spp))
     w0, h0 = plan.render.resolution
     if s == 1.0:
@@ -333,7 +341,8 @@ def _meta(plan: ShotPlan, shot: _Shot, quality: str, variant: str, stats: _Stats
           total: float, versions: dict[str, str]) -> dict[str, Any]:
     w, h = shot.plan.render.resolution
     return {
-        "backend": "mitsuba", "variant": variant, "quality": quality, "spp": shot.spp,
+        "backend": "mitsuba", "variant": variant, "device": device(variant),
+        "quality": quality, "spp": shot.spp,
         "max_depth": shot.max_depth, "resolution": [w, h],
         "versions": versions,
         "seed": plan.seed, "spec_hash": plan.spec_hash, "name": plan.name,
@@ -385,7 +394,11 @@ class MitsubaBackend:
         return render(plan, Path(out_dir), quality=quality, progress=progress, options=options)
 
     def resources(self, options: dict[str, Any]) -> dict[str, float]:
-        return {"CPU": 1.0}
+        import os
+
+        from pipeline.backends.mitsuba_variant import ENV_VAR, GPU
+
+        return {"CPU": 1.0, "GPU": 1.0} if os.environ.get(ENV_VAR) == GPU else {"CPU": 1.0}
 
     def passes_written(self, plan: ShotPlan) -> tuple[str, ...]:
         return tuple(dict.fromkeys(("img", *plan.render.passes)))
