@@ -69,9 +69,12 @@ def _buildings(s: Shapes, style: SetStyle, side: int, row_y: float, xs: range,
               mm.facade(base, 3.0 + i + side, 2.0))
         if style.u(prefix, i, "sign") < 0.35:  # a lit shop sign above the ground floor
             col = mm.pick(mm.SIGNS, style.seed, prefix, i, "col")
-            lum = SIGN_LUMINANCE * (1.0 if style.lamps_on else 0.5)
-            s.panel(f"{prefix}_{i}_sign", (x, side * (row_y - 0.02), 3.2), -side, (4.0, 0.8),
-                    mm.black(), mm.emitter(col, lum, style.exposure))
+            if style.lamps_on:  # lit at dusk and night; a coloured glossy panel by day
+                s.panel(f"{prefix}_{i}_sign", (x, side * (row_y - 0.02), 3.2), -side,
+                        (4.0, 0.8), mm.black(), mm.emitter(col, SIGN_LUMINANCE, style.exposure))
+            else:
+                s.panel(f"{prefix}_{i}_sign", (x, side * (row_y - 0.02), 3.2), -side,
+                        (4.0, 0.8), mm.paint([0.8 * c for c in col], 0.05))
 
 
 def street(s: Shapes, style: SetStyle) -> None:
