@@ -320,6 +320,33 @@ def _add_light(s: Shapes, i: int, light: Any, k: float) -> None:
                           hint="use area, point or spot")
 
 
+DEFENSIVE_SHARE = 0.5  # share of the light samples spread uniformly over all emitters
+EMITTER_TYPES = ("envmap", "directional", "point", "spot", "constant")
+
+
+def defensive_weights(shapes: dict[str, Any], share: float = DEFENSIVE_SHARE) -> None:
+    """Mix the illuminance weights with a uniform choice (defensive importance sampling,
+    Hesterberg, Technometrics 37(2), 1995): ``p_i = share / N + (1 - share) w_i / sum(w)``.
+
+    Why: the illuminance weights (``area_weight``, sun and sky by lux) are right where every
+    emitter sees the receiver, but a room's sun and sky (tens of klux) are occluded almost
+    everywhere inside, and pure weighting left the room's own lamps 0.2 % of the light
+    samples: > 5 % of the pixels of a 2-spp interior were exactly black. With the mixture no
+    emitter gets less than ``share / N`` of the samples and a sun among 25 lamps still gets
+    over half of them. Mitsuba normalises the weights itself; the estimate stays unbiased.
+    """
+    emitters = [d for d in shapes.values() if isinstance(d, dict)
+                and d.get("type") in EMITTER_TYPES]
+    emitters += [d["emitter"] for d in shapes.values()
+                 if isinstance(d, dict) and isinstance(d.get("emitter"), dict)]
+    if len(emitters) < 2:
+        return
+    total = sum(float(e.get("sampling_weight", 1.0)) for e in emitters)
+    for e in emitters:
+        w = float(e.get("sampling_weight", 1.0)) / total
+        e["sampling_weight"] = share / len(emitters) + (1.0 - share) * w
+
+
 def build_lights(plan: ShotPlan, s: Shapes, pixel_deg: float = 0.0,
                  env: EnvLight | None = None) -> dict[str, Any]:
     """Sun, sky (or envmap) and spec lights as Mitsuba emitters (already x exposure).
@@ -339,6 +366,7 @@ def build_lights(plan: ShotPlan, s: Shapes, pixel_deg: float = 0.0,
         notes["sun"] = _add_sun(s, sun, k, pixel_deg)
     for i, light in enumerate(plan.environment.lights):
         _add_light(s, i, light, k)
+    defensive_weights(s.shapes)
     return notes
 
 
