@@ -161,6 +161,25 @@ def test_warping_next_frame_by_flow_reproduces_static_regions(tmp_path):
         assert err_warp < bound * err_none, name
 
 
+def test_depth_is_sampled_at_the_pixel_centres_camera_params_unproject(tmp_path):
+    # a ground plane seen at a grazing angle: depth changes by metres across one pixel, so
+    # only a sample at the pixel centre (i + 0.5, the camera_params convention) lands on z = 0
+    plan = make_plan("centres", frames=1, size=(48, 32), spp=1, preset="none",
+                     mitsuba={"quads": [{"center": (10.0, 0.0, 0.0), "size": 200.0}]},
+                     target=(10.0, 0.0, 0.0), passes=("img", "depth"), pixel_type="float")
+    mb.render(plan, tmp_path, quality="final")
+    depth = _read(tmp_path, "depth")[..., 0]
+    cam = layout.read_json(layout.camera_params_path(tmp_path, 0))
+    k, c2w = np.array(cam["K"]), np.array(cam["camera_to_world"])
+    ys, xs = np.mgrid[0:depth.shape[0], 0:depth.shape[1]]
+    rays = np.stack([(xs + 0.5 - k[0, 2]) / k[0, 0], (ys + 0.5 - k[1, 2]) / k[1, 1],
+                     np.ones_like(depth)], axis=-1)
+    world = (rays * depth[..., None]) @ c2w[:3, :3].T + c2w[:3, 3]
+    ground = depth > 0
+    assert ground.mean() > 0.4
+    assert np.abs(world[..., 2][ground]).max() < 2e-3  # metres
+
+
 def test_camera_params_reproject_a_bright_marker(tmp_path):
     center = (10.0, 1.2, 2.3)
     plan = make_plan("marker", frames=1, size=(64, 48), spp=8, preset="none", sky=100.0,

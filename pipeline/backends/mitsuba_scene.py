@@ -241,15 +241,19 @@ def build_scene(plan: ShotPlan, width: int, height: int, fov_x_deg: float, spp: 
     first = plan.timeline[0].camera
     to_world = mi_transform(sensor_to_world(first.location, first.rotation))
 
-    def sensor(filt: str, count: int) -> dict[str, Any]:
+    def sensor(filt: str, sampler: dict[str, Any]) -> dict[str, Any]:
         return {"type": "perspective", "fov": fov_x_deg, "fov_axis": "x",
                 "near_clip": 0.01, "far_clip": 2.0 * SUN_DISTANCE_M, "to_world": to_world,
                 "film": {"type": "hdrfilm", "width": width, "height": height,
                          "rfilter": {"type": filt}, "pixel_format": "rgb"},
-                "sampler": {"type": "independent", "sample_count": count}}
+                "sampler": sampler}
 
+    # the geometry render (depth, mask, flow) samples each pixel once at its centre (an
+    # unjittered 1-sample stratified sampler), the point ``camera_params`` unprojects
+    centre = {"type": "stratified", "sample_count": 1, "jitter": False}
     d: dict[str, Any] = {"type": "scene",
                          "integrator": {"type": "path", "max_depth": max_depth},
-                         "cam": sensor("gaussian", spp), "cam_ids": sensor("box", 1)}
+                         "cam": sensor("gaussian", {"type": "independent", "sample_count": spp}),
+                         "cam_ids": sensor("box", centre)}
     d.update(s.shapes)
     return SceneBuild(d, s.parts, notes)
