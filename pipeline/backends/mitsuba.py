@@ -3,11 +3,13 @@
 The scene is built once per shot (``mitsuba_scene.build_scene``) and posed per frame in place
 (``mi.traverse`` + ``params.update()``), never rebuilt. Up to three renders a frame:
 
-1. the image: ``path`` integrator, Gaussian pixel filter, the profile's spp;
+1. the image: ``path`` integrator, Gaussian pixel filter, the profile's spp (indoor presets
+   at default/final quality: doubling rounds until clean, ``mitsuba_sampling``);
 2. the surface guides (only when the diffuse/normal passes are requested): ``aov``
    integrator without an inner integrator (albedo + shading normal), Gaussian filter,
    ``min(spp, 4)`` samples. Wrapping ``path`` in ``aov`` instead made the image 3x slower;
-3. the geometry (only for depth/mask/flow): 1 spp, box filter, world position + shape id,
+3. the geometry (only for depth/mask/flow): 1 spp at the pixel centre, box filter, world
+   position + shape id,
    so ids and positions are never averaged across edges. ``pipeline.flow`` turns them into
    exact depth, mask and flow.
 
@@ -30,6 +32,7 @@ import numpy as np
 from pipeline import __version__
 from pipeline.backends import QUALITIES
 from pipeline.backends import mitsuba_scene as ms
+from pipeline.backends.mitsuba_sampling import Sampling, render_image, sampling_for
 from pipeline.backends.mitsuba_variant import activate, device
 from pipeline.errors import RenderError
 from pipeline.flow import FLIP_Y, actor_mask, camera_depth, forward_flow
@@ -236,6 +239,7 @@ class _Shot:
 
     plan: ShotPlan  # as rendered (profile applied)
     spp: int
+    sampling: Sampling
     max_depth: int
     build: ms.SceneBuild
     scene: Any
@@ -254,6 +258,8 @@ def _load_shot(mi: Any, plan: ShotPlan, quality: str, forced: dict[str, int]) ->
     k = np.array(plan_r.camera.K, dtype=np.float64)
     fov = math.degrees(2 * math.atan(w / (2 * k[0, 0])))
     build = ms.build_scene(plan_r, w, h, fov, spp, max_depth)
+    preset = str(dict(plan.environment.backends.get("mitsuba", {}) or {}).get("preset", ""))
+    sampling = sampling_for(spp, quality, preset in INDOOR_PRESETS, "spp" in forced)
     try:
         scene = mi.load_dict(build.scene_dict, parallel=False, optimize=False)
     except Exception as exc:  # Mitsuba raises RuntimeError with a long multi-line text
@@ -261,7 +267,8 @@ def _load_shot(mi: Any, plan: ShotPlan, quality: str, forced: dict[str, int]) ->
                           f"({' '.join(str(exc).split())[:300]})") from None
     ids = _shape_ids(mi, scene)
     return _Shot(
-        plan=plan_r, spp=spp, max_depth=max_depth, build=build, scene=scene, ids=ids,
+        plan=plan_r, spp=spp, sampling=sampling, max_depth=max_depth, build=build,
+        scene=scene, ids=ids,
         id_to_actor={ids[p.key]: p.actor for p in build.parts if p.actor >= 0 and p.key in ids},
         poser=_Poser(mi, scene, build),
         guide_integrator=mi.load_dict({"type": "aov", "aovs": "alb:albedo,nn:sh_normal"}),
@@ -269,11 +276,23 @@ def _load_shot(mi: Any, plan: ShotPlan, quality: str, forced: dict[str, int]) ->
         passes=set(plan_r.render.passes) | {"img"})
 
 
-def _render_frame(mi: Any, shot: _Shot, frame: FramePlan
-                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+@dataclasses.dataclass
+class _Frame:
+    img: np.ndarray
+    guides: np.ndarray | None
+    geo: np.ndarray | None
+    spp: int  # what the image took (adaptive sampling: varies per frame)
+    noise: float | None  # the adaptive stop's final estimate
+
+
+def _render_frame(mi: Any, shot: _Shot, frame: FramePlan) -> _Frame:
     """The image, surface guides and geometry renders of one posed frame."""
     seed = (int(shot.plan.seed) * 1_000_003 + frame.index) & 0x7FFFFFFF
-    img = np.array(mi.render(shot.scene, sensor=0, spp=shot.spp, seed=seed), dtype=np.float32)
+
+    def image(spp: int, s: int) -> np.ndarray:
+        return np.array(mi.render(shot.scene, sensor=0, spp=spp, seed=s), dtype=np.float32)
+
+    img, spp, noise = render_image(image, shot.sampling, seed)
     guides = geo = None
     if shot.passes & {"diffuse", "normal"}:
         guides = np.array(mi.render(shot.scene, sensor=0, integrator=shot.guide_integrator,
@@ -281,13 +300,15 @@ def _render_frame(mi: Any, shot: _Shot, frame: FramePlan
     if shot.passes & {"depth", "mask", "flow"}:
         geo = np.array(mi.render(shot.scene, sensor=1, integrator=shot.geo_integrator, spp=1,
                                  seed=seed), dtype=np.float32)
-    return _split(img, 3, "image"), guides, geo
+    return _Frame(_split(img, 3, "image"), guides, geo, spp, noise)
 
 
 @dataclasses.dataclass
 class _Stats:
     clamped: dict[str, int] = dataclasses.field(default_factory=dict)
     per_frame: list[float] = dataclasses.field(default_factory=list)
+    spp: dict[str, int] = dataclasses.field(default_factory=dict)
+    noise: dict[str, float] = dataclasses.field(default_factory=dict)
     mitsuba_s: float = 0.0
 
 
@@ -307,12 +328,16 @@ def _render_frames(mi: Any, dr: Any, shot: _Shot, out_dir: Path, name: str,
             now = _poses(frame, plan_r)
             shot.poser.pose(frame, now)
             t0 = time.perf_counter()
-            img, guides, geo = _render_frame(mi, shot, frame)
+            rendered = _render_frame(mi, shot, frame)
+            img, guides, geo = rendered.img, rendered.guides, rendered.geo
             dr.sync_thread()
             stats.mitsuba_s += time.perf_counter() - t0
             if not np.isfinite(img).all():
                 raise RenderError(f"{name}: frame {frame.index} has non-finite pixels")
             i = frame.index
+            stats.spp[f"{i:04d}"] = rendered.spp
+            if rendered.noise is not None:
+                stats.noise[f"{i:04d}"] = round(rendered.noise, 4)
             if plan_r.render.exr_pixel_type == "half":
                 over = int(np.count_nonzero((img > exr.HALF_MAX).any(axis=-1)))
                 if over:
@@ -337,12 +362,23 @@ def _render_frames(mi: Any, dr: Any, shot: _Shot, out_dir: Path, name: str,
     return written, stats
 
 
+def _sampling_meta(sampling: Sampling, stats: _Stats) -> dict[str, Any]:
+    if not sampling.adaptive:
+        return {"adaptive": False, "spp": sampling.spp}
+    return {"adaptive": True, "noise_target": sampling.noise_target,
+            "first_spp": sampling.spp, "max_spp": sampling.max_spp,
+            "spp_per_frame": stats.spp, "noise_per_frame": stats.noise,
+            "noise_definition": "75th percentile over 8x8 blocks of the robust relative "
+                                "per-pixel noise from two half-buffers (mitsuba_sampling)"}
+
+
 def _meta(plan: ShotPlan, shot: _Shot, quality: str, variant: str, stats: _Stats,
           total: float, versions: dict[str, str]) -> dict[str, Any]:
     w, h = shot.plan.render.resolution
     return {
         "backend": "mitsuba", "variant": variant, "device": device(variant),
-        "quality": quality, "spp": shot.spp,
+        "quality": quality, "spp": max(stats.spp.values(), default=shot.spp),
+        "sampling": _sampling_meta(shot.sampling, stats),
         "max_depth": shot.max_depth, "resolution": [w, h],
         "versions": versions,
         "seed": plan.seed, "spec_hash": plan.spec_hash, "name": plan.name,
