@@ -129,14 +129,45 @@ def test_output_files_follow_the_layout(actors_render):
     assert ground.mean() > 0.2
 
 
+def _diffuse_material_pixels(plan) -> np.ndarray:
+    """Pixels of frame 0 whose surface has a plain ``diffuse`` BSDF (view-independent), from
+    the backend's own shape-id render at the pixel centres (where flow is evaluated)."""
+    from pipeline.backends.mitsuba_variant import activate
+
+    activate(False)
+    import mitsuba as mi
+
+    shot = mb._load_shot(mi, plan, "final", {})
+    f0 = plan.timeline[0]
+    shot.poser.pose(f0, mb._poses(f0, shot.plan))
+    geo = np.array(mi.render(shot.scene, sensor=1, integrator=shot.geo_integrator, spp=1))
+    diffuse_ids = [shot.ids[k] for k, d in shot.build.scene_dict.items()
+                   if k in shot.ids and dict(d.get("bsdf", {})).get("type") == "diffuse"]
+    return np.isin(np.rint(geo[..., 3]).astype(int), diffuse_ids)
+
+
+def _erode(m: np.ndarray) -> np.ndarray:
+    out = m.copy()
+    for axis in (0, 1):
+        for shift in (-1, 1):
+            out &= np.roll(m, shift, axis=axis)
+    return out
+
+
 def test_warping_next_frame_by_flow_reproduces_static_regions(tmp_path):
     path = [(0.0, 0.0, 1.6), (0.0, 0.3, 1.65)]  # sideways step: parallax + rotation
-    plan = make_plan("warp", frames=2, size=(96, 64), spp=16, cam_path=path,
-                     mitsuba={"wetness": 0},
+    # the plaza without puddles: diffuse paving (most of the frame), glossy-glass facades
+    plan = make_plan("warp", frames=2, size=(96, 64), spp=16, cam_path=path, preset="plaza",
+                     mitsuba={"wetness": 0, "set_seed": 1},
                      pixel_type="float", passes=("img", "diffuse", "flow", "depth", "mask"))
-    mb.render(plan, tmp_path, quality="final")
-    flow = _read(tmp_path, "flow", 0)
-    depth = _read(tmp_path, "depth", 0)[..., 0]
+    mb.render(plan, tmp_path / "a", quality="final")
+    # frame 0 again with other sampler seeds (same set): the render-noise floor
+    mb.render(dataclasses.replace(plan, seed=plan.seed + 100, frames=1,
+                                  timeline=plan.timeline[:1],
+                                  render=dataclasses.replace(plan.render, passes=("img",))),
+              tmp_path / "b", quality="final")
+    flow = _read(tmp_path / "a", "flow", 0)
+    depth = _read(tmp_path / "a", "depth", 0)[..., 0]
     h, w = depth.shape
     ys, xs = np.mgrid[0:h, 0:w]
     tx, ty = xs + 0.5 + flow[..., 0], ys + 0.5 + flow[..., 1]
@@ -150,15 +181,31 @@ def test_warping_next_frame_by_flow_reproduces_static_regions(tmp_path):
     edge[:, 1:] |= dx
     edge[:, :-1] |= dx
     valid = inside & ~edge
+    diffuse = valid & _erode(_diffuse_material_pixels(plan))  # 1 px from other materials
     assert np.linalg.norm(flow[valid], axis=-1).mean() > 1.5  # the camera really moved
-    # img at 16 spp is noise-limited and glossy paint, glass and rough asphalt reflect
-    # view-dependently; the albedo pass shows the geometry is exact
-    for name, bound in (("img", 0.8), ("diffuse", 0.3)):
-        i0, i1 = _read(tmp_path, name, 0), _read(tmp_path, name, 1)
-        lum = lambda a: np.log(a @ LUMA + 1e-3)  # noqa: E731
-        err_warp = np.median(np.abs(lum(warp_backward(i1, flow)) - lum(i0))[valid])
-        err_none = np.median(np.abs(lum(i1) - lum(i0))[valid])
-        assert err_warp < bound * err_none, name
+    assert diffuse.sum() > 500
+
+    def lum(a: np.ndarray) -> np.ndarray:
+        return np.log(a @ LUMA + 1e-3)
+
+    def errors(name: str, region: np.ndarray) -> tuple[float, float]:
+        i0, i1 = _read(tmp_path / "a", name, 0), _read(tmp_path / "a", name, 1)
+        warp = np.median(np.abs(lum(warp_backward(i1, flow)) - lum(i0))[region])
+        return float(warp), float(np.median(np.abs(lum(i1) - lum(i0))[region]))
+
+    # img at 16 spp: measured ratios 0.50-0.57 (all and diffuse pixels, 4 seeds)
+    for region in (valid, diffuse):
+        warp, none = errors("img", region)
+        assert warp < 0.7 * none
+    # on diffuse surfaces warping frame 1 is as good as re-rendering frame 0 (0.90-0.97 of
+    # the noise floor measured): what is left is render noise, not misregistration
+    floor = np.median(np.abs(lum(_read(tmp_path / "b", "img", 0)) -
+                             lum(_read(tmp_path / "a", "img", 0)))[diffuse])
+    assert errors("img", diffuse)[0] < 1.15 * floor
+    # the albedo pass has no lighting noise: geometry alone (measured 0.15-0.17; flow 0.5 px
+    # off or 15 % too long gives 0.23-0.28)
+    warp, none = errors("diffuse", diffuse)
+    assert warp < 0.2 * none
 
 
 def test_depth_is_sampled_at_the_pixel_centres_camera_params_unproject(tmp_path):
