@@ -11,13 +11,16 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pipeline import envmaps
 from pipeline.backends import mitsuba as mb
+from pipeline.backends import mitsuba_lights
 from pipeline.geometry import world_to_camera
 from pipeline.plan_model import CameraPose, SunPlan
 from s2rhdr_loader.core import exr, layout
@@ -68,6 +71,20 @@ def test_uniform_map_lambertian_sphere_shows_albedo_times_radiance(tmp_path, lux
     assert y[16, 24] == pytest.approx(expected_sphere, rel=0.03)  # sphere centre
     meta = layout.read_json(tmp_path / "out" / "meta.json")
     assert meta["lighting"]["envmap"]["licence"] == "user supplied"
+    record = meta["environment_map"]  # the stable field the dataset card reads
+    assert record["used"] and record["licence"] == "user supplied"
+    assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_missing_named_map_is_recorded_as_not_used(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(envmaps, "SYSTEM_DIRS", (str(tmp_path / "none"),))
+    monkeypatch.setenv(envmaps.ENV_VAR, "")
+    monkeypatch.setattr(mitsuba_lights, "_warned", set())
+    plan = envmap_plan("nomap", {"map": "city", "named": True}, size=(16, 8), spp=1)
+    mb.render(plan, tmp_path / "out", quality="final", verbose=False)
+    assert "notice: environment map 'city' not found" in capsys.readouterr().err
+    record = layout.read_json(tmp_path / "out" / "meta.json")["environment_map"]
+    assert record["name"] == "city" and record["used"] is False and record["sha256"] is None
 
 
 def test_cosine_map_lights_a_horizontal_surface_with_its_integral(tmp_path):

@@ -372,6 +372,21 @@ def _sampling_meta(sampling: Sampling, stats: _Stats) -> dict[str, Any]:
                                 "per-pixel noise from two half-buffers (mitsuba_sampling)"}
 
 
+def environment_map_record(plan: ShotPlan, notes: dict[str, Any]) -> dict[str, Any] | None:
+    """meta.json ``environment_map``: the stable record the dataset card reads (name, file,
+    sha256, licence), None when the plan has no map; a named map that is not installed is
+    recorded with ``used: false`` (the analytic sun and sky were rendered instead)."""
+    requested = dict(plan.environment.backends.get("mitsuba", {}) or {}).get("envmap")
+    if not requested:
+        return None
+    used = notes.get("envmap")
+    if used is None:
+        return {"name": str(requested["map"]), "used": False, "file": None, "sha256": None,
+                "licence": None, "note": "not installed: the analytic sun and sky were used"}
+    return {"name": used["map"], "used": True, "file": used["file"], "sha256": used["sha256"],
+            "licence": used["licence"]}
+
+
 def _meta(plan: ShotPlan, shot: _Shot, quality: str, variant: str, stats: _Stats,
           total: float, versions: dict[str, str]) -> dict[str, Any]:
     w, h = shot.plan.render.resolution
@@ -391,6 +406,7 @@ def _meta(plan: ShotPlan, shot: _Shot, quality: str, variant: str, stats: _Stats
         "pixel_units": "luminance (cd/m^2) x exposure.scale; emitters scaled, image as rendered",
         "flow_last_frame": "zero (no successor frame in the plan)",
         "lighting": shot.build.notes,
+        "environment_map": environment_map_record(plan, shot.build.notes),
         "preset": str(dict(plan.environment.backends.get("mitsuba", {}) or {})
                       .get("preset", "street")),
     }
