@@ -47,8 +47,9 @@ PROFILES: dict[str, tuple[float, int | None]] = {
 }
 DEFAULT_SPP = 64
 # Interiors are lit indirectly (a window, a lamp bouncing off walls): at the same spp they
-# are far noisier than streets, so their profile caps are this many times higher
-# (measured noise per quality: docs/rendering.md).
+# are far noisier than streets, so their profile caps are this many times higher (preview 16,
+# default 64) and default/final then continue adaptively (``mitsuba_sampling``; measured noise
+# per quality: docs/rendering.md).
 INDOOR_PRESETS = ("interior", "room")
 INDOOR_SPP_FACTOR = 4
 
