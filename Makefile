@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= out/demo
 JOBS    ?= 2
 
-.PHONY: demo test lint setup llvm bench clean unreal-stubs unreal-names
+.PHONY: demo test lint setup llvm envmaps bench clean unreal-stubs unreal-names
 
 $(STAMP): setup.cfg requirements-lock.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): setup.cfg requirements-lock.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP) llvm unreal-stubs
+setup: $(STAMP) llvm envmaps unreal-stubs
 
 # The UE 5.4/5.5/5.6 Python API dumps (unreal-stub 0.1/0.2.1/0.3) the Unreal tests check the
 # plugin against, parsed once into .venv/unreal-stubs/. Offline, those tests skip and say why.
@@ -36,6 +36,18 @@ llvm:
 	      && echo "installed libllvm19 (fast Mitsuba variant)" \
 	      || echo "libllvm19 not installed: Mitsuba will use scalar_rgb"; \
 	  else echo "libllvm19 missing and not root: Mitsuba will use scalar_rgb"; fi; \
+	fi
+
+# Eight CC0 HDR skies (Greg Zaal, HDRI Haven) for the Mitsuba envmap specs: Debian's
+# blender-data (31 MB download, 102 MB installed). Best effort: without it those specs fall
+# back to the analytic sky with a one-line notice.
+envmaps:
+	@if [ ! -f /usr/share/blender/datafiles/studiolights/world/city.exr ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && apt-get install -y -qq blender-data) >/dev/null 2>&1 \
+	      && echo "installed blender-data (HDR environment maps)" \
+	      || echo "blender-data not installed: envmap specs use the analytic sky"; \
+	  else echo "blender-data missing and not root: envmap specs use the analytic sky"; fi; \
 	fi
 
 demo: setup

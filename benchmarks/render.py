@@ -1,88 +1,94 @@
-"""Mitsuba backend speed: per-frame time at preview/default quality and the overhead ratio.
+"""Mitsuba backend speed: a 1080p frame at 64 spp, img only vs all six passes.
 
-The baseline, measured in the same run, is the time spent inside Mitsuba's own render calls
-(``meta.json`` timings.mitsuba_render_s); the ratio total wall / inside-Mitsuba shows what
-our scene posing, flow maths and EXR writing cost on top (target <= 1.15). A second run in a
-child process with ``S2RHDR_MITSUBA_VARIANT=scalar_rgb`` gives the llvm/scalar speed ratio.
+Baselines measured in the same run: the seconds inside Mitsuba's own ``mi.render`` calls
+(``meta.json`` timings.mitsuba_render_s). Reported: seconds per frame for img only and for all
+passes, the overhead ratio total / inside-Mitsuba of each (target <= 1.05: posing, flow maths
+and EXR writing overlap the next render), the all-passes / img-only ratio, and, when an
+NVIDIA GPU is usable (``cuda_ad_rgb``), the GPU / CPU speed ratio from a child process.
 
-    .venv/bin/python benchmarks/render.py [--spec scene_specs/street_day_walk.yaml]
+    .venv/bin/python benchmarks/render.py            # 1920x1080, 64 spp, 3 frames (~5 min)
+    .venv/bin/python benchmarks/render.py --quick    # 320x180, 16 spp: proves it runs
 Writes benchmarks/results/render.json. Absolute seconds are machine-dependent; ratios are not.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+PASSES = ("img", "depth", "normal", "diffuse", "flow", "mask")
 
 
-def measure(spec: str, quality: str, frames: int) -> dict:
-    import dataclasses
-
+def measure(spec: str, size: tuple[int, int], spp: int, frames: int, passes: tuple) -> dict:
     from pipeline.backends import mitsuba as mb
-    from pipeline.batch import load_plans
+    from pipeline.plan import make_plan
+    from pipeline.profiles import apply_profile
+    from pipeline.spec import load_spec
+    from s2rhdr_loader.core import layout
 
-    plan = load_plans([spec])[0]
-    keep = [f for f in plan.timeline if f.index < frames]
-    plan = dataclasses.replace(plan, timeline=tuple(keep), frames=min(frames, plan.frames))
+    s = apply_profile(load_spec(spec), None, size)
+    s = dataclasses.replace(s, frames=frames, warmup_frames=0)
+    plan = make_plan(s)
+    plan = dataclasses.replace(plan, render=dataclasses.replace(
+        plan.render, passes=passes, quality={"mitsuba": {"spp": spp}}))
     with tempfile.TemporaryDirectory() as tmp:
-        mb.render(plan, Path(tmp) / "warm", quality=quality, verbose=False)  # JIT + caches
-        t0 = time.perf_counter()
-        mb.render(plan, Path(tmp) / "run", quality=quality, verbose=False)
-        wall = time.perf_counter() - t0
-        meta = json.loads((Path(tmp) / "run" / "meta.json").read_text())
+        mb.render(plan, Path(tmp) / "seq", quality="final", verbose=False)
+        meta = layout.read_json(Path(tmp) / "seq" / layout.META_FILE)
     t = meta["timings"]
-    n = meta["frames"]
-    return {"quality": quality, "variant": meta["variant"], "resolution": meta["resolution"],
-            "spp": meta["spp"], "frames": n, "wall_s": round(wall, 4),
-            "per_frame_s": round(wall / n, 4),
-            "inside_mitsuba_s": t["mitsuba_render_s"],
-            "overhead_ratio": round(wall / t["mitsuba_render_s"], 4),
-            "steady_overhead_ratio": round(sum(t["per_frame_s"]) / t["mitsuba_render_s"], 4)}
+    return {"variant": meta["variant"], "device": meta["device"], "size": list(size),
+            "spp": spp, "frames": frames, "passes": list(passes),
+            "s_per_frame": round(t["total_s"] / frames, 3),
+            "overhead_total_over_mitsuba": round(t["total_s"] / t["mitsuba_render_s"], 4),
+            "per_frame_loop_over_mitsuba": round(sum(t["per_frame_s"]) / t["mitsuba_render_s"],
+                                                 4)}
+
+
+def run(args: argparse.Namespace) -> dict:
+    size = (320, 180) if args.quick else (1920, 1080)
+    spp = 16 if args.quick else 64
+    frames = 2 if args.quick else 3
+    img = measure(args.spec, size, spp, frames, ("img",))
+    full = measure(args.spec, size, spp, frames, PASSES)
+    return {"img_only": img, "all_passes": full,
+            "all_passes_over_img_only": round(full["s_per_frame"] / img["s_per_frame"], 3)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--spec", default=str(ROOT / "scene_specs" / "street_day_walk.yaml"))
-    ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--spec", default=str(ROOT / "scene_specs" / "street_city_noon.yaml"))
+    ap.add_argument("--quick", action="store_true", help="320x180, 16 spp, 2 frames")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    result = run(args)
     if args.child:
-        print(json.dumps(measure(args.spec, "preview", args.frames)))
+        print(json.dumps(result))
         return
-    results = [measure(args.spec, q, args.frames) for q in ("preview", "default")]
-    env = dict(os.environ, S2RHDR_MITSUBA_VARIANT="scalar_rgb")
-    child = subprocess.run([sys.executable, __file__, "--child", "--spec", args.spec,
-                            "--frames", str(args.frames)], env=env, capture_output=True,
-                           text=True, check=True)
-    scalar = json.loads(child.stdout.strip().splitlines()[-1])
-    spec = Path(args.spec).resolve()
-    out = {"spec": str(spec.relative_to(ROOT)) if ROOT in spec.parents else str(spec),
-           "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
-           "results": results, "scalar_preview": scalar,
-           "llvm_speedup_preview": round(scalar["per_frame_s"] / results[0]["per_frame_s"], 3)
-           if results[0]["variant"] != "scalar_rgb" else None,
-           "target_overhead_ratio": 1.15}
-    for r in results + [scalar]:
-        print(f"{r['quality']:8s} {r['variant']:11s} {r['resolution'][0]}x{r['resolution'][1]} "
-              f"{r['spp']:3d} spp  {r['per_frame_s']:.3f} s/frame  total/inside-mitsuba "
-              f"{r['overhead_ratio']:.3f} (per-frame loop {r['steady_overhead_ratio']:.3f})")
-    if out["llvm_speedup_preview"]:
-        print(f"llvm_ad_rgb vs scalar_rgb at preview: {out['llvm_speedup_preview']:.2f}x faster")
-    dest = ROOT / "benchmarks" / "results" / "render.json"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=1) + "\n")
-    os.replace(tmp, dest)
-    print(f"wrote {dest}")
+    from pipeline.backends.mitsuba_variant import cached_cuda_probe
+
+    cuda_ok, reason = cached_cuda_probe()
+    result["gpu"] = {"usable": cuda_ok, "reason": reason}
+    if cuda_ok:  # the same measurement on the other device, in a child process
+        env = {**os.environ, "S2RHDR_MITSUBA_VARIANT": "llvm_ad_rgb"}
+        cmd = [sys.executable, __file__, "--child", "--spec", args.spec] + \
+            (["--quick"] if args.quick else [])
+        cpu = json.loads(subprocess.run(cmd, capture_output=True, text=True, env=env,
+                                        check=True).stdout.splitlines()[-1])
+        result["cpu"] = cpu
+        result["gpu_speedup_img_only"] = round(cpu["img_only"]["s_per_frame"]
+                                               / result["img_only"]["s_per_frame"], 3)
+    out = ROOT / "benchmarks" / "results" / ("render-quick.json" if args.quick else
+                                             "render.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

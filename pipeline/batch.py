@@ -88,28 +88,26 @@ class BatchResult(list):
 
 def load_plans(paths: Sequence[str | os.PathLike], *, only: Sequence[str] = (),
                seeds: Sequence[int] = (), profile: str | None = None,
-               resolution: tuple[int, int] | None = None) -> list[ShotPlan]:
+               resolution: tuple[int, int] | None = None,
+               variations: int | None = None) -> list[ShotPlan]:
     """Shots from spec files/folders (planned here) and ``plan.json`` files (used as is).
 
     ``seeds`` renders every spec once per seed, as ``<name>-s<seed>``. ``profile`` (e.g.
     ``"s2rhdr"``) and ``resolution`` override every spec before planning
     (``pipeline.profiles``); they do not apply to ready-made ``plan.json`` files.
+    ``variations`` expands every spec into that many seeded shots ``<name>-vNNNN``
+    (``pipeline.variations``; default: the spec's ``randomize.variations``).
     """
     plan_files = [Path(p) for p in paths if str(p).endswith(".json")]
     spec_paths = [p for p in paths if not str(p).endswith(".json")]
     plans = [load_plan(p) for p in plan_files]
     if spec_paths:
-        from pipeline.plan import make_plan
         from pipeline.profiles import apply_profile
         from pipeline.spec import load_specs
+        from pipeline.variations import plans_for
 
         for spec in (apply_profile(s, profile, resolution) for s in load_specs(spec_paths)):
-            if seeds:
-                for s in seeds:
-                    p = make_plan(spec, seed=int(s))
-                    plans.append(replace(p, name=f"{spec.name}-s{int(s)}"))
-            else:
-                plans.append(make_plan(spec))
+            plans.extend(plans_for(spec, variations=variations, seeds=seeds))
     if only:
         wanted = set(only)
         unknown = wanted - {p.name for p in plans}

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from pipeline import geometry
+from pipeline import envmaps, geometry
 from pipeline.plan_model import (
     ActorPlan,
     ActorPose,
@@ -33,7 +33,15 @@ from pipeline.plan_model import (
 )
 from pipeline.randomize import field_rng, resolve
 from pipeline.shake import shake_offsets
-from pipeline.spec import ActorSpec, LightSpec, SceneSpec, SkySpec, SunSpec, spec_hash
+from pipeline.spec import (
+    ActorSpec,
+    LightSpec,
+    MitsubaEnvironment,
+    SceneSpec,
+    SkySpec,
+    SunSpec,
+    spec_hash,
+)
 
 Vec3 = tuple[float, float, float]
 
@@ -290,12 +298,40 @@ def _actor_plan(actor: ActorSpec, aid: str, index: int, seed: int,
     backends["mitsuba"] = {"proxy": actor.mitsuba.proxy}
     if actor.mitsuba.mesh is not None:
         backends["mitsuba"]["mesh"] = str((spec_dir / actor.mitsuba.mesh).resolve())
+    if actor.mitsuba.material is not None:
+        backends["mitsuba"]["material"] = actor.mitsuba.material
     color = actor.color if actor.color is not None else \
         field_rng(seed, f"actors[{index}].color").choice(PROXY_PALETTE)
     return ActorPlan(id=aid, kind=actor.kind, backends=backends,
                      path=tuple(_rv(p) for p in actor.path),  # type: ignore[arg-type]
                      speed_mps=_r(actor.speed_mps), start_frame=actor.start_frame,
                      scale=_r(actor.scale), color=_rv(color))  # type: ignore[arg-type]
+
+
+# ---- the Mitsuba set ------------------------------------------------------------------
+
+def _mitsuba_set(m: MitsubaEnvironment, seed: int, spec_dir: Path) -> dict[str, object]:
+    """Preset, set seed (layout and material variation), wetness, envmap and props."""
+    out: dict[str, object] = {"preset": m.preset,
+                              "set_seed": int(m.set_seed if m.set_seed is not None else seed)}
+    if m.wetness is not None:
+        out["wetness"] = _r(m.wetness)
+    if m.envmap is not None:
+        e = m.envmap
+        named = envmaps.is_named(e.map)
+        out["envmap"] = {
+            "map": e.map if named else str((spec_dir / e.map).resolve()),
+            "named": named,
+            "rotation_deg": None if e.rotation_deg is None else _r(e.rotation_deg),
+            "illuminance_lux": None if e.illuminance_lux is None else _r(e.illuminance_lux),
+            "sun": e.sun, "sun_illuminance_lux": None if e.sun_illuminance_lux is None
+            else _r(e.sun_illuminance_lux)}
+    if m.props:
+        out["props"] = [{"mesh": str((spec_dir / p.mesh).resolve()), "position": _rv(p.position),
+                         "rotation": _rv(p.rotation), "scale": _r(p.scale),
+                         "color": None if p.color is None else _rv(p.color),
+                         "material": p.material} for p in m.props]
+    return out
 
 
 # ---- the plan -------------------------------------------------------------------------
@@ -318,7 +354,8 @@ def make_plan(spec: SceneSpec, *, seed: int | None = None) -> ShotPlan:
         timeline.append(FramePlan(index=index, time_s=_r(index / spec.fps), camera=pose,
                                   actors=actors))
     env = spec.environment
-    backends: dict[str, dict[str, object]] = {"mitsuba": {"preset": env.mitsuba.preset}}
+    backends: dict[str, dict[str, object]] = {
+        "mitsuba": _mitsuba_set(env.mitsuba, seed, Path(spec.source).parent)}
     if env.unreal is not None and env.unreal.level is not None:
         backends["unreal"] = {"level": env.unreal.level}
         if env.unreal.use_level_lighting:  # only when set: existing plans stay byte-identical

@@ -153,6 +153,8 @@ class ShotPlan:
     render: RenderPlan
     timeline: tuple[FramePlan, ...]  # warm-up frames first (negative index), then 0..frames-1
     spec_path: str = ""
+    # the parameters a variation drew (pipeline.variations); None for a plain shot
+    variation: Mapping[str, Any] | None = None
     format: str = PLAN_FORMAT
     version: int = PLAN_VERSION
     tool_version: str = __version__

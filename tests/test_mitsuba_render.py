@@ -129,13 +129,45 @@ def test_output_files_follow_the_layout(actors_render):
     assert ground.mean() > 0.2
 
 
+def _diffuse_material_pixels(plan) -> np.ndarray:
+    """Pixels of frame 0 whose surface has a plain ``diffuse`` BSDF (view-independent), from
+    the backend's own shape-id render at the pixel centres (where flow is evaluated)."""
+    from pipeline.backends.mitsuba_variant import activate
+
+    activate(False)
+    import mitsuba as mi
+
+    shot = mb._load_shot(mi, plan, "final", {})
+    f0 = plan.timeline[0]
+    shot.poser.pose(f0, mb._poses(f0, shot.plan))
+    geo = np.array(mi.render(shot.scene, sensor=1, integrator=shot.geo_integrator, spp=1))
+    diffuse_ids = [shot.ids[k] for k, d in shot.build.scene_dict.items()
+                   if k in shot.ids and dict(d.get("bsdf", {})).get("type") == "diffuse"]
+    return np.isin(np.rint(geo[..., 3]).astype(int), diffuse_ids)
+
+
+def _erode(m: np.ndarray) -> np.ndarray:
+    out = m.copy()
+    for axis in (0, 1):
+        for shift in (-1, 1):
+            out &= np.roll(m, shift, axis=axis)
+    return out
+
+
 def test_warping_next_frame_by_flow_reproduces_static_regions(tmp_path):
     path = [(0.0, 0.0, 1.6), (0.0, 0.3, 1.65)]  # sideways step: parallax + rotation
-    plan = make_plan("warp", frames=2, size=(96, 64), spp=16, cam_path=path,
+    # the plaza without puddles: diffuse paving (most of the frame), glossy-glass facades
+    plan = make_plan("warp", frames=2, size=(96, 64), spp=16, cam_path=path, preset="plaza",
+                     mitsuba={"wetness": 0, "set_seed": 1},
                      pixel_type="float", passes=("img", "diffuse", "flow", "depth", "mask"))
-    mb.render(plan, tmp_path, quality="final")
-    flow = _read(tmp_path, "flow", 0)
-    depth = _read(tmp_path, "depth", 0)[..., 0]
+    mb.render(plan, tmp_path / "a", quality="final")
+    # frame 0 again with other sampler seeds (same set): the render-noise floor
+    mb.render(dataclasses.replace(plan, seed=plan.seed + 100, frames=1,
+                                  timeline=plan.timeline[:1],
+                                  render=dataclasses.replace(plan.render, passes=("img",))),
+              tmp_path / "b", quality="final")
+    flow = _read(tmp_path / "a", "flow", 0)
+    depth = _read(tmp_path / "a", "depth", 0)[..., 0]
     h, w = depth.shape
     ys, xs = np.mgrid[0:h, 0:w]
     tx, ty = xs + 0.5 + flow[..., 0], ys + 0.5 + flow[..., 1]
@@ -149,14 +181,50 @@ def test_warping_next_frame_by_flow_reproduces_static_regions(tmp_path):
     edge[:, 1:] |= dx
     edge[:, :-1] |= dx
     valid = inside & ~edge
+    diffuse = valid & _erode(_diffuse_material_pixels(plan))  # 1 px from other materials
     assert np.linalg.norm(flow[valid], axis=-1).mean() > 1.5  # the camera really moved
-    # img at 16 spp is noise-limited; the albedo pass shows the geometry is exact
-    for name, bound in (("img", 0.7), ("diffuse", 0.3)):
-        i0, i1 = _read(tmp_path, name, 0), _read(tmp_path, name, 1)
-        lum = lambda a: np.log(a @ LUMA + 1e-3)  # noqa: E731
-        err_warp = np.median(np.abs(lum(warp_backward(i1, flow)) - lum(i0))[valid])
-        err_none = np.median(np.abs(lum(i1) - lum(i0))[valid])
-        assert err_warp < bound * err_none, name
+    assert diffuse.sum() > 500
+
+    def lum(a: np.ndarray) -> np.ndarray:
+        return np.log(a @ LUMA + 1e-3)
+
+    def errors(name: str, region: np.ndarray) -> tuple[float, float]:
+        i0, i1 = _read(tmp_path / "a", name, 0), _read(tmp_path / "a", name, 1)
+        warp = np.median(np.abs(lum(warp_backward(i1, flow)) - lum(i0))[region])
+        return float(warp), float(np.median(np.abs(lum(i1) - lum(i0))[region]))
+
+    # img at 16 spp: measured ratios 0.50-0.57 (all and diffuse pixels, 4 seeds)
+    for region in (valid, diffuse):
+        warp, none = errors("img", region)
+        assert warp < 0.7 * none
+    # on diffuse surfaces warping frame 1 is as good as re-rendering frame 0 (0.90-0.97 of
+    # the noise floor measured): what is left is render noise, not misregistration
+    floor = np.median(np.abs(lum(_read(tmp_path / "b", "img", 0)) -
+                             lum(_read(tmp_path / "a", "img", 0)))[diffuse])
+    assert errors("img", diffuse)[0] < 1.15 * floor
+    # the albedo pass has no lighting noise: geometry alone (measured 0.15-0.17; flow 0.5 px
+    # off or 15 % too long gives 0.23-0.28)
+    warp, none = errors("diffuse", diffuse)
+    assert warp < 0.2 * none
+
+
+def test_depth_is_sampled_at_the_pixel_centres_camera_params_unproject(tmp_path):
+    # a ground plane seen at a grazing angle: depth changes by metres across one pixel, so
+    # only a sample at the pixel centre (i + 0.5, the camera_params convention) lands on z = 0
+    plan = make_plan("centres", frames=1, size=(48, 32), spp=1, preset="none",
+                     mitsuba={"quads": [{"center": (10.0, 0.0, 0.0), "size": 200.0}]},
+                     target=(10.0, 0.0, 0.0), passes=("img", "depth"), pixel_type="float")
+    mb.render(plan, tmp_path, quality="final")
+    depth = _read(tmp_path, "depth")[..., 0]
+    cam = layout.read_json(layout.camera_params_path(tmp_path, 0))
+    k, c2w = np.array(cam["K"]), np.array(cam["camera_to_world"])
+    ys, xs = np.mgrid[0:depth.shape[0], 0:depth.shape[1]]
+    rays = np.stack([(xs + 0.5 - k[0, 2]) / k[0, 0], (ys + 0.5 - k[1, 2]) / k[1, 1],
+                     np.ones_like(depth)], axis=-1)
+    world = (rays * depth[..., None]) @ c2w[:3, :3].T + c2w[:3, 3]
+    ground = depth > 0
+    assert ground.mean() > 0.4
+    assert np.abs(world[..., 2][ground]).max() < 2e-3  # metres
 
 
 def test_camera_params_reproject_a_bright_marker(tmp_path):
@@ -239,7 +307,8 @@ def test_lights_emit_along_their_forward_axis(tmp_path, kind):
         light = LightPlan(kind, (8.0, 0.0, 2.5), (0.0, pitch, 0.0), (1.0, 1.0),
                           luminance=5e5, intensity_cd=5e4, cone_deg=40.0, visible=False)
         plan = make_plan(f"l{int(pitch) + 90}", frames=1, sun=None, sky=0.0, lights=[light],
-                         target=(8.0, 0.0, 0.0), passes=("img",), pixel_type="float")
+                         target=(8.0, 0.0, 0.0), passes=("img",), pixel_type="float",
+                         preset="none", mitsuba={"quads": [{"center": (8, 0, 0), "size": 40}]})
         mb.render(plan, tmp_path / f"{kind}{pitch}", quality="final")
         return float(np.mean(_read(tmp_path / f"{kind}{pitch}", "img")))
 
@@ -251,7 +320,9 @@ def test_sunlit_ground_has_the_photometric_value(tmp_path):
     # Lambertian ground: L = albedo * E * sin(elevation) / pi, pixel = L * exposure scale
     sun = SunPlan(45.0, 0.0, 80000.0, visible=False)
     plan = make_plan("lux", frames=1, spp=8, sun=sun, sky=0.0, target=(8.0, 0.0, 0.0),
-                     cam_path=[(0.0, 0.0, 4.0)], passes=("img", "diffuse"), pixel_type="float")
+                     cam_path=[(0.0, 0.0, 4.0)], passes=("img", "diffuse"), pixel_type="float",
+                     preset="none", mitsuba={"quads": [{"center": (8, 0, 0), "size": 60,
+                                                        "color": (0.6, 0.6, 0.6)}]})
     mb.render(plan, tmp_path, quality="final")
     img, alb = _read(tmp_path, "img")[..., 1], _read(tmp_path, "diffuse")[..., 1]
     sel = alb > 0.05
@@ -309,7 +380,9 @@ def test_spec_proxy_name_picks_the_geometry(tmp_path):
 def test_every_preset_renders_a_lit_textured_frame(tmp_path, preset):
     plan = make_plan(preset, frames=1, size=(32, 24), spp=2, preset=preset, passes=("img",),
                      lights=[LightPlan("point", (4.0, 0.0, 2.5), intensity_cd=2000.0)])
-    mb.render(plan, tmp_path, quality="final")
+    # exactly 2 spp (no indoor adaptive stop): a room's own lamp must reach every pixel
+    # although the occluded sun and sky outshine it (emitter sampling weights)
+    mb.render(plan, tmp_path, quality="final", options={"spp": 2})
     lum = _read(tmp_path, "img") @ LUMA
     assert np.isfinite(lum).all() and np.percentile(lum, 5) > 0
     assert np.std(np.log(lum + 1e-6)) > 0.1  # not a flat frame

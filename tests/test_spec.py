@@ -259,12 +259,21 @@ def test_every_spec_field_is_documented_in_scene_spec_md():
     doc = {w for span in re.findall(r"`([^`]+)`", text) for w in re.findall(r"\w+", span)}
     internal = {"source", "locations", "dist", "lo", "hi", "mu", "sigma", "options", "integer",
                 "lo_open"}
-    missing = set()
-    for cls in (S.SceneSpec, S.EnvironmentSpec, S.UnrealEnvironment, S.MitsubaEnvironment,
-                S.SunSpec, S.SkySpec, S.LightSpec, S.CameraSpec, S.HandheldSpec, S.RotationKey,
-                S.ExposureSpec, S.ActorSpec, S.UnrealActor, S.MitsubaActor, S.RenderSpec,
-                S.QualitySpec, S.UnrealQuality, S.MitsubaQuality, S.ExrSpec):
+    missing, todo, seen = set(), [S.SceneSpec], set()
+    while todo:  # every section reachable from the top level, from the declarations
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
         for f in dataclasses.fields(cls):
             if f.name not in internal and f.name not in doc:
                 missing.add(f"{cls.__name__}.{f.name}")
+            conv = f.metadata.get("conv")
+            for c in (conv, getattr(conv, "__closure__", None) and
+                      [cell.cell_contents for cell in conv.__closure__]):
+                for item in (c if isinstance(c, list) else [c]):
+                    sub = getattr(item, "section", None)
+                    if sub is not None:
+                        todo.append(sub)
+    assert len(seen) >= 22, sorted(c.__name__ for c in seen)
     assert not missing, f"undocumented spec fields: {sorted(missing)}"

@@ -41,8 +41,10 @@ def test_install_copies_vendors_and_enables(uproject):
     # PyYAML is vendored; no PythonRequirements (it would make the editor run pip at start)
     assert "PythonRequirements" not in uplugin
     site = plugin / pi.SITE_PACKAGES
-    for mod in ("errors", "geometry", "plan_model", "plan", "spec", "shake"):
+    for mod in ("errors", "geometry", "plan_model", "plan", "shake"):
         assert (site / "pipeline" / f"{mod}.py").is_file(), mod
+    for mod in ("__init__", "values", "nodes", "readers", "model", "schema", "load"):
+        assert (site / "pipeline" / "spec" / f"{mod}.py").is_file(), mod  # a package
     assert (site / "pipeline" / "__init__.py").is_file()
     assert (site / "yaml" / "__init__.py").is_file()
     assert not list(site.rglob("*.so")), "only the pure-Python part of PyYAML is vendored"

@@ -18,8 +18,8 @@ from pathlib import Path
 from pipeline.errors import RenderError
 
 ENV_VAR = "S2RHDR_MITSUBA_VARIANT"
-FAST, SAFE = "llvm_ad_rgb", "scalar_rgb"
-SUPPORTED = (FAST, SAFE, "cuda_ad_rgb")
+FAST, SAFE, GPU = "llvm_ad_rgb", "scalar_rgb", "cuda_ad_rgb"
+SUPPORTED = (FAST, SAFE, GPU)
 
 _PROBE = r"""
 import mitsuba as mi
@@ -34,7 +34,54 @@ assert np.isfinite(np.asarray(img)).all()
 print("OK")
 """
 
+_CUDA_PROBE = _PROBE.replace('"llvm_ad_rgb"', '"cuda_ad_rgb"')
+
 _chosen: str | None = None
+
+
+def nvidia_gpu() -> str:
+    """Name of the first NVIDIA GPU the driver reports ("" when there is none)."""
+    import shutil
+
+    if not os.path.exists("/proc/driver/nvidia/version") and not shutil.which("nvidia-smi"):
+        return ""
+    try:
+        res = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "NVIDIA GPU (nvidia-smi failed)"
+    return (res.stdout.strip().splitlines() or ["NVIDIA GPU"])[0]
+
+
+def probe_cuda(timeout: float = 180.0) -> tuple[bool, str]:
+    """Render 8x8 pixels with ``cuda_ad_rgb`` in a child process (only with an NVIDIA GPU)."""
+    gpu = nvidia_gpu()
+    if not gpu:
+        return False, "no NVIDIA GPU"
+    try:
+        res = subprocess.run([sys.executable, "-c", _CUDA_PROBE], capture_output=True,
+                             text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"cuda probe failed to run ({exc})"
+    if res.returncode == 0 and "OK" in res.stdout:
+        return True, f"cuda probe render succeeded on {gpu}"
+    tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
+    return False, f"cuda probe exited {res.returncode}: {tail[0][:160]}"
+
+
+def device(variant: str) -> str:
+    """What renders: the GPU's name for CUDA, else the CPU model and thread count."""
+    if variant.startswith("cuda"):
+        return nvidia_gpu() or "NVIDIA GPU"
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {model or 'unknown'} ({os.cpu_count()} threads)"
 
 
 def _llvm_fingerprint() -> str:
@@ -51,11 +98,14 @@ def _llvm_fingerprint() -> str:
 
 
 def _cache_file() -> Path:
+    import hashlib
+
     import mitsuba
 
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "s2rhdr"
+    gpu = hashlib.sha256(nvidia_gpu().encode()).hexdigest()[:6] if nvidia_gpu() else "nogpu"
     tag = (f"mitsuba-{mitsuba.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
-           f"-llvm-{_llvm_fingerprint()}")
+           f"-llvm-{_llvm_fingerprint()}-{gpu}")
     return base / f"variant-probe-{tag}.json"
 
 
@@ -84,10 +134,20 @@ def cached_probe() -> tuple[bool, str]:
     try:
         from s2rhdr_loader.core.atomic import atomic_write_json
 
-        atomic_write_json(path, {"ok": ok, "reason": reason})
+        atomic_write_json(path, {"ok": ok, "reason": reason, "cuda": probe_cuda()})
     except OSError:
         pass  # an unwritable cache only costs a re-probe
     return ok, reason
+
+
+def cached_cuda_probe() -> tuple[bool, str]:
+    """The CUDA verdict (probed with the LLVM one; re-probed if an old cache lacks it)."""
+    try:
+        data = json.loads(_cache_file().read_text())
+        ok, reason = data["cuda"]
+        return bool(ok), str(reason) + " (cached)"
+    except (OSError, ValueError, KeyError, TypeError):
+        return probe_cuda()
 
 
 def choose_variant(verbose: bool = True) -> str:
@@ -100,8 +160,12 @@ def choose_variant(verbose: bool = True) -> str:
         reason = f"forced by {ENV_VAR}"
         variant = forced
     else:
-        ok, reason = cached_probe()
-        variant = FAST if ok else SAFE
+        cuda_ok, cuda_reason = cached_cuda_probe()
+        if cuda_ok:
+            variant, reason = GPU, cuda_reason
+        else:
+            ok, reason = cached_probe()
+            variant = FAST if ok else SAFE
     if verbose:
         print(f"mitsuba variant: {variant} ({reason})", file=sys.stderr)
     return variant

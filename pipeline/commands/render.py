@@ -50,6 +50,9 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--only", multiple=True, metavar="NAME", help="Render only this shot (repeatable).")
 @click.option("--seeds", default=None, metavar="LIST",
               help="Render every spec once per seed (e.g. 0,1,2) as <name>-s<seed>.")
+@click.option("--variations", type=click.IntRange(0, 100000), default=None, metavar="N",
+              help="Turn every spec into N seeded variations <name>-vNNNN (ranges from its "
+                   "randomize: block; default: the spec's randomize.variations).")
 @click.option("--profile", type=click.Choice(["s2rhdr"]), default=None,
               help="Shape every shot for a consumer: s2rhdr = the official release (24 frames "
                    "at 1920x1080; then `s2rhdr-loader export-official`).")
@@ -75,9 +78,9 @@ def _options(pairs: tuple[str, ...]) -> dict[str, str]:
                    "presence and sizes).")
 def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
           jobs: int, executor: str, address: str | None, force: bool, only: tuple[str, ...],
-          seeds: str | None, profile: str | None, resolution: str | None,
-          backend_options: tuple[str, ...], quiet: bool, claim_timeout: float,
-          min_free_gb: float, max_retries: int, verify_hashes: bool,
+          seeds: str | None, variations: int | None, profile: str | None,
+          resolution: str | None, backend_options: tuple[str, ...], quiet: bool,
+          claim_timeout: float, min_free_gb: float, max_retries: int, verify_hashes: bool,
           skip_selftest: bool) -> None:
     """Render SPECS (spec .yaml files, folders of them, or plan .json files) into --out.
 
@@ -93,6 +96,7 @@ def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
       s2rhdr-render batch scene_specs/street_day.yaml --out out/ds --only street_day --force
       s2rhdr-render batch scene_specs/ --out out/ds --seeds 0,1,2 --quality final
       s2rhdr-render batch scene_specs/ --out out/release --profile s2rhdr
+      s2rhdr-render batch scene_specs/street_city_noon.yaml --out out/ds --variations 100
       s2rhdr-render batch scene_specs/ --out /shared/ds --executor ray --address auto
       s2rhdr-render batch plan.json --out out/one      # a plan from `s2rhdr-render plan`
     """
@@ -103,7 +107,8 @@ def batch(specs: tuple[str, ...], out: str, backend: str, quality: str,
     if skip_selftest:
         options["skip_selftest"] = "1"
     plans = load_plans(list(specs), only=only, seeds=_seeds(seeds), profile=profile,
-                       resolution=parse_resolution(resolution) if resolution else None)
+                       resolution=parse_resolution(resolution) if resolution else None,
+                       variations=variations)
     outcomes = run_batch(plans, out, backend=backend, quality=quality, jobs=jobs,
                          executor=executor, address=address, force=force, options=options,
                          show_progress=not quiet, claim_timeout=claim_timeout,
