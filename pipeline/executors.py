@@ -113,10 +113,17 @@ def _new_pool(jobs: int) -> ProcessPoolExecutor:
                                initializer=exit_with_parent)
 
 
-def _dead_workers(pool: ProcessPoolExecutor) -> str:
-    """'pid 123 killed by signal 9' for the pool's dead workers (best effort)."""
+def _workers(pool: ProcessPoolExecutor) -> dict[int, Any]:
+    """The pool's worker processes now (the pool forgets them once it breaks)."""
+    return dict(getattr(pool, "_processes", None) or {})
+
+
+def _dead_workers(procs: dict[int, Any]) -> str:
+    """'pid 123 killed by signal 9' for the dead ones among ``procs`` (a snapshot taken
+    while the pool was alive: after a break the pool clears its own table)."""
     notes = []
-    for pid, proc in dict(getattr(pool, "_processes", None) or {}).items():
+    for pid, proc in procs.items():
+        proc.join(timeout=5)
         code = proc.exitcode
         if code is not None and code != 0:
             notes.append(f"pid {pid} " + (f"killed by signal {-code}" if code < 0
@@ -139,6 +146,7 @@ def _run_pool(fn: Callable[[Any], Any], items: Iterator[Any], jobs: int, max_ret
                 pending[pool.submit(_call, fn, item)] = (item, 0)
             if not pending:
                 return
+            procs = _workers(pool)
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             broken = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
             for fut in done:
@@ -151,17 +159,19 @@ def _run_pool(fn: Callable[[Any], Any], items: Iterator[Any], jobs: int, max_ret
                     result, err = None, TaskError(f"worker process failed: {exc}")
                 yield item, result, err
             if broken:
-                pool = yield from _recover(pool, pending, fn, jobs, max_retries, on_retry)
+                pool = yield from _recover(pool, procs, pending, fn, jobs, max_retries,
+                                           on_retry)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _recover(pool: ProcessPoolExecutor, pending: dict[Future, tuple[Any, int]],
-             fn: Callable[[Any], Any], jobs: int, max_retries: int, on_retry: RetryHook,
+def _recover(pool: ProcessPoolExecutor, procs: dict[int, Any],
+             pending: dict[Future, tuple[Any, int]], fn: Callable[[Any], Any], jobs: int,
+             max_retries: int, on_retry: RetryHook,
              ) -> Iterator[tuple[Any, Any, TaskError | None]]:
     """A worker died, which breaks the whole pool: finish what finished, resubmit the rest
     on a fresh pool (or report them lost when their retries are used up)."""
-    why = _dead_workers(pool)
+    why = _dead_workers(procs)
     reason = f"worker process died ({why})" if why else "worker process died"
     pool.shutdown(wait=True, cancel_futures=True)
     fresh = _new_pool(jobs)

@@ -120,11 +120,17 @@ def test_real_captures_linear_pass_gamma_and_8bit_fail():
 
 @pytest.mark.slow
 def test_a_mitsuba_render_its_official_normalisation_pass_and_a_gamma_copy_fails(tmp_path):
-    """A real render (Mitsuba, the flat overcast spec: max < 1) through the batch, which
-    itself applies check_shot; then the official preprocessing of it and a gamma copy."""
+    """A real render (Mitsuba, the flat overcast spec exposed 1.5 EV darker, so that even its
+    glossy highlights stay below 1) through the batch, which itself applies check_shot; then
+    the official preprocessing of it and a gamma copy."""
     from tests.helpers.stats_scenes import run_cli
 
-    spec = Path(__file__).resolve().parents[1] / "scene_specs/plaza_overcast_tripod.yaml"
+    shipped = Path(__file__).resolve().parents[1] / "scene_specs/plaza_overcast_tripod.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    assert "exposure: {ev100: 10.9}" in text
+    spec = tmp_path / "specs" / shipped.name
+    spec.parent.mkdir()
+    spec.write_text(text.replace("exposure: {ev100: 10.9}", "exposure: {ev100: 12.4}"))
     root = tmp_path / "ds"
     assert run_cli(["batch", str(spec), "--out", str(root), "--quality", "preview",
                     "--resolution", "192x108", "-q"]) == 0
