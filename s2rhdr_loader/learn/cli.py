@@ -178,6 +178,7 @@ def cli() -> None:
       s2rhdr-train tta --from runs/src --data synthetic:target --out runs/tta
       s2rhdr-train eval --ckpt runs/ad --data synthetic:target
       s2rhdr-train merge --ckpt runs/ad --out runs/ad_merged
+      s2rhdr-train export-release --ckpt runs/sct --out sctnet.pth   (release test.py)
 
     --data KIND:PATH, KIND = s2rhdr | kalantari | sct | challenge123 | synthetic
     (synthetic:source[:N] or synthetic:target[:N]). A killed run resumes when re-run.
@@ -335,6 +336,64 @@ def merge_cmd(path: str, out: str) -> None:
                 "merged_from": str(ckpt.resolve(path)), "merge_max_abs_diff": diff}
     ckpt.save_checkpoint(out, plain.state_dict(), out_meta)
     click.echo(f"merged {len(adapted_layers(model))} layers -> {out} (max |diff| {diff:.2e})")
+
+
+@cli.command("export-release")
+@click.option("--ckpt", "path", required=True, type=click.Path(),
+              help="Checkpoint or run folder of an hdr-transformer or sctnet model.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The .pth file the release's test.py loads (--pretrained_model).")
+def export_release(path: str, out: str) -> None:
+    """Write the plain backbone state dict the S2R-HDR release's scripts load (.pth).
+
+    Adapter branches are merged first. The release's test.py builds its network with fixed
+    arguments; a checkpoint built differently is exported anyway, with a warning that names
+    the constructor arguments the release would need.
+    """
+    from s2rhdr_loader.learn.release import (
+        export_state,
+        release_mismatch,
+        release_name,
+        save_release_pth,
+    )
+
+    model, meta = load_model(path)
+    name = release_name(meta["model"])
+    state = export_state(model.eval())
+    differ = release_mismatch(meta["model"], dict(meta.get("kwargs") or {}))
+    if differ:
+        args = ", ".join(f"{k}={v[0]}" for k, v in differ.items())
+        click.echo(f"warning: the release's test.py builds {name} with "
+                   f"{', '.join(f'{k}={v[1]}' for k, v in differ.items())}; this model needs "
+                   f"{args} there", err=True)
+    if (meta.get("kwargs") or {}).get("head", "sigmoid") != "sigmoid":
+        click.echo(f"warning: trained with head={meta['kwargs']['head']!r}; the release "
+                   "always applies a sigmoid", err=True)
+    save_release_pth(out, state, {"s2rhdr": {"model": name, "kwargs": meta.get("kwargs"),
+                                             "from": str(ckpt.resolve(path))}})
+    click.echo(f"{name}: {len(state)} tensors -> {out} "
+               f"(release: python test.py --model {name} --pretrained_model {out})")
+
+
+@cli.command("import-release")
+@click.option("--pth", required=True, type=click.Path(dir_okay=False),
+              help="A checkpoint of the release (e.g. sctnet-s2r-hdr.pth).")
+@click.option("--model", "model_name", required=True,
+              type=click.Choice(["hdr-transformer", "sctnet"]))
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+def import_release(pth: str, model_name: str, out: str) -> None:
+    """Turn a release checkpoint into one of ours (then adapt, tta or eval it)."""
+    from s2rhdr_loader.learn.release import load_release_state, release_name
+
+    state = load_release_state(pth)
+    meta = model_meta(model_name, {}, None)
+    model = build_from_meta(meta)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise TrainError(f"{pth}: not a {release_name(model_name)} of the release's test "
+                         f"configuration (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    ckpt.save_checkpoint(out, model.state_dict(), {**meta, "step": 0, "imported_from": pth})
+    click.echo(f"imported {release_name(model_name)} ({len(state)} tensors) -> {out}")
 
 
 def main(argv: list[str] | None = None) -> None:
