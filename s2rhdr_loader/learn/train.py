@@ -357,7 +357,7 @@ def iterate_samples(dataset: Dataset, limit: int | None = None) -> Iterator[dict
 @torch.no_grad()
 def predict(model: nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
     """Full-image prediction, cropped back when the reader padded the inputs (``size``)."""
-    pred = model({k: batch[k] for k in ("input0", "input1", "input2")})
+    pred = model({k: batch[k] for k in ("input0", "input1", "input2", "exp") if k in batch})
     if "size" in batch:
         h, w = (int(v) for v in batch["size"][0].tolist())
         pred = pred[..., :h, :w]
