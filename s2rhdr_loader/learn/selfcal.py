@@ -119,7 +119,7 @@ def estimate_inverse_response(ldr: np.ndarray, exps: np.ndarray, count: int = 40
                               lo: float = 0.01, hi: float = 0.98, smooth: float = 3.0,
                               prior: float = 1e-3, levels: int = 256, min_pairs: int = 30,
                               anchor: float = 100.0, min_clipped: float = 0.002,
-                              iters: int = 4) -> Response:
+                              min_levels: int = 20, iters: int = 4) -> Response:
     """Fit the inverse response to an exposure bracket ``ldr`` (frames, channels, H, W; values
     in [0, 1]) with exposure times ``exps`` (only their ratios matter); one curve for all
     channels.
@@ -132,7 +132,8 @@ def estimate_inverse_response(ldr: np.ndarray, exps: np.ndarray, count: int = 40
     ldr = np.asarray(ldr, np.float64)
     exps = np.asarray(exps, np.float64)
     la, lb, ratio = _pairs(ldr, exps, lo, hi, levels)
-    if la.size < min_pairs:
+    distinct = np.unique(np.round(np.concatenate([la, lb]), 3)).size
+    if la.size < min_pairs or distinct < min_levels:   # flat or nearly black/white brackets
         return Response((), fallback=True, pairs=int(la.size))
     k = knots(count)
     full = (_hat(lb, k) - ratio[:, None] * _hat(la, k)) / ratio[:, None]
