@@ -175,6 +175,12 @@ def test_cli_pretrain_adapt_merge_eval_tta(tmp_path, capsys):
           "--crops", "2", "--crop", "16", "--r-transfer", "4", "--quiet"])
     assert json.loads((tmp_path / "tta" / "tta.json").read_text())["steps"] == 2
     assert (tmp_path / "tta" / "merged" / "config.json").exists()
+    main(["tta", "--from", f"{d}/src", "--data", "synthetic:target:1", "--out", f"{d}/tta2",
+          "--recipe", "official", "--calibrate", "--crops", "1", "--crop", "16",
+          "--r-transfer", "4", "--quiet"])
+    record = json.loads((tmp_path / "tta2" / "merged" / "config.json").read_text())["tta"]
+    assert record["recipe"] == "official" and record["calibrated_inputs"] is True
+    assert record["target"] == "teacher" and record["crops"] == 1 and record["lr"] == 1e-4
     main(["pretrain", "--init", f"{d}/merged", "--data", "synthetic:target:4",
           "--out", f"{d}/ft", "--steps", "1", *common])
 
