@@ -1,4 +1,7 @@
-"""Inference latency: plain backbone vs S2R-Adapter (unmerged) vs merged, both reference nets.
+"""Inference latency: plain backbone vs S2R-Adapter (unmerged) vs merged, for every net.
+
+``--models`` defaults to our two reference nets and the release-shaped ``hdr-transformer`` and
+``sctnet`` (adapters on their window-attention qkv/proj layers, as the release injects).
 
 Target: merged / plain <= 1.02 (merge() must cost nothing at inference). The three models are
 timed interleaved (round robin, order rotated each round) so machine load hits them alike;
@@ -6,6 +9,7 @@ ratios use the *minimum* over the repeats (the least-disturbed run, as ``timeit`
 a shared machine); medians are stored too.
 
     .venv/bin/python benchmarks/adapter_merge.py [--size 128] [--repeats 9] [--tiny]
+        [--models ahdr transformer hdr-transformer sctnet]
 
 Writes benchmarks/results/adapter_merge.json.
 """
@@ -23,7 +27,7 @@ from pathlib import Path
 import torch
 
 from s2rhdr_loader.learn.adapter import AdapterConfig, adapter_parameters, inject, merge
-from s2rhdr_loader.learn.models import TINY, build_model, count_parameters
+from s2rhdr_loader.learn.models import MODELS, TINY, build_model, count_parameters
 
 
 def _time(model: torch.nn.Module, x: torch.Tensor) -> float:
@@ -75,14 +79,16 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--tiny", action="store_true", help="tiny configurations (quick check)")
+    ap.add_argument("--models", nargs="+", choices=sorted(MODELS),
+                    default=["ahdr", "transformer", "hdr-transformer", "sctnet"])
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1 = stable timings on a shared machine)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "adapter_merge.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [bench(n, args.size, args.repeats, args.tiny) for n in ("ahdr", "transformer")]
+    rows = [bench(n, args.size, args.repeats, args.tiny) for n in args.models]
     for r in rows:
-        print(f"{r['model']:12s} plain {r['min_s']['plain'] * 1e3:8.1f} ms  "
+        print(f"{r['model']:15s} plain {r['min_s']['plain'] * 1e3:8.1f} ms  "
               f"adapter x{r['ratio_adapter_over_plain']:.3f}  "
               f"merged x{r['ratio_merged_over_plain']:.3f} (target <= 1.02)  "
               f"max|diff| {r['merge_max_abs_diff']:.1e}  params {r['params_plain']:,} -> "

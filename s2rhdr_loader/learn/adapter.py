@@ -194,16 +194,19 @@ def _inside_adapter(name: str, model: nn.Module) -> bool:
 
 def select_layers(model: nn.Module, config: AdapterConfig,
                   filter_fn: Filter | None = None) -> list[str]:
-    """Names of the layers to wrap: default all Conv2d/Linear except the first and the last.
+    """Names of the layers to wrap: ``include`` patterns, else the model's own
+    ``adapter_targets`` (the release's networks: the window-attention ``qkv``/``proj``
+    linears, as the release injects), else all Conv2d/Linear except the first and the last.
 
     Why: the first layer sees raw exposures and the last produces the HDR values; the paper
     adapts the feature-processing layers in between.
     """
     cands = _candidates(model)
+    include = config.include or tuple(getattr(model, "adapter_targets", ()))
     if filter_fn is not None:
         names = [n for n, m in cands if filter_fn(n, m)]
-    elif config.include:
-        names = [n for n, _ in cands if any(fnmatch.fnmatchcase(n, p) for p in config.include)]
+    elif include:
+        names = [n for n, _ in cands if any(fnmatch.fnmatchcase(n, p) for p in include)]
     else:
         names = [n for n, _ in cands[1:-1]]
     return [n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in config.exclude)]

@@ -1,126 +1,80 @@
-"""Checkpoints: weights as safetensors (written/read in-house), config as JSON, optimiser apart.
+"""Checkpoints: weights as safetensors, config as JSON, optimiser state apart.
 
-Why in-house: the safetensors format is tiny (8-byte little-endian header length, a JSON header
-``{name: {dtype, shape, data_offsets}, "__metadata__": {...}}`` padded with spaces to 8 bytes,
-then raw little-endian tensor bytes) and reading it never executes code, unlike pickle. Files
-written here load with the ``safetensors`` package and vice versa.
+Why safetensors (the Hugging Face package, https://github.com/huggingface/safetensors): reading
+it never executes code (unlike pickle), the file is memory-mapped, and the library validates
+the header and every tensor's offsets before handing out a tensor. The layout is the one the
+in-house writer of earlier versions produced (8-byte little-endian header length, a JSON header
+``{name: {dtype, shape, data_offsets}, "__metadata__": {...}}`` padded with spaces, raw
+little-endian bytes), so checkpoints written before the switch load unchanged (tested on a
+file the old writer made, ``tests/data/old_checkpoint``).
 
 A checkpoint directory holds::
 
     model.safetensors   weights (backbone + adapter branches + scales)
     config.json         model name/kwargs, adapter config, step, metrics, anything JSON
-    optim.pt            optimiser/scheduler/RNG state (torch.save; loaded with weights_only=True)
+    optim.pt            optimiser/scheduler/scaler state (torch.save; loaded with weights_only=True)
 
 Directories are written under a temporary name and renamed, so a kill never leaves half of one.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import struct
-import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
 
-from s2rhdr_loader.core.atomic import atomic_write_bytes, atomic_write_json
+from s2rhdr_loader.core.atomic import atomic_path, atomic_write_json
 from s2rhdr_loader.core.errors import DataError
 from s2rhdr_loader.core.layout import read_json
 
-DTYPES: dict[str, torch.dtype] = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-    "U8": torch.uint8, "BOOL": torch.bool,
-}
-_NAMES = {v: k for k, v in DTYPES.items()}
 WEIGHTS, CONFIG, OPTIM, LATEST = "model.safetensors", "config.json", "optim.pt", "latest.json"
-_MAX_HEADER = 100 * 1024 * 1024
+# what safetensors stores; anything else (complex, quantised) is refused with a clear message
+DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.int32,
+          torch.int16, torch.int8, torch.uint8, torch.bool)
 
 
 class CheckpointError(DataError):
     """A checkpoint is missing, truncated or inconsistent; the message names the file."""
 
 
-def _bytes_of(t: torch.Tensor) -> bytes:
-    t = t.detach().cpu().contiguous()
-    if t.numel() == 0:
-        return b""
-    raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()
-    if sys.byteorder == "big" and t.element_size() > 1:   # pragma: no cover - big-endian hosts
-        import numpy as np
-        raw = np.frombuffer(raw, dtype=np.uint8).reshape(-1, t.element_size())[:, ::-1].tobytes()
-    return raw
-
-
 def save_safetensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor],
                      metadata: Mapping[str, str] | None = None) -> Path:
-    """Write ``tensors`` atomically in the safetensors format (sorted names, no aliasing)."""
-    header: dict[str, Any] = {}
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    blobs, offset = [], 0
-    for name in sorted(tensors):
-        t = tensors[name]
-        if t.dtype not in _NAMES:
+    """Write ``tensors`` atomically as safetensors (CPU, contiguous, no shared storage)."""
+    path = Path(path)
+    flat: dict[str, torch.Tensor] = {}
+    for name, t in tensors.items():
+        if t.dtype not in DTYPES:
             raise CheckpointError(f"{path}: tensor {name!r} has unsupported dtype {t.dtype}")
-        blob = _bytes_of(t)
-        header[name] = {"dtype": _NAMES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    head += b" " * (-len(head) % 8)
-    return atomic_write_bytes(path, struct.pack("<Q", len(head)) + head + b"".join(blobs))
+        # clone: safetensors refuses tensors sharing storage (tied weights, views of one buffer)
+        flat[str(name)] = t.detach().to("cpu").contiguous().clone()
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()} or None
+    with atomic_path(path, ".safetensors") as tmp:
+        save_file(flat, tmp, metadata=meta)
+    return path
 
 
 def load_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a safetensors file into CPU tensors; validate every offset before trusting it."""
+    """(tensors on the CPU, metadata); any defect of the file is one :class:`CheckpointError`."""
     path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file not found")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: unreadable ({exc.strerror})") from None
-    if len(data) < 8:
-        raise CheckpointError(f"{path}: truncated (no header length)")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > _MAX_HEADER or 8 + n > len(data):
-        raise CheckpointError(f"{path}: truncated or not a safetensors file (header {n} bytes)")
-    try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise CheckpointError(f"{path}: header is not valid JSON") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: header is not a JSON object")
-    metadata = header.pop("__metadata__", {}) or {}
-    body = memoryview(data)[8 + n:]
-    out: dict[str, torch.Tensor] = {}
-    for name, info in header.items():
-        try:
-            dtype = DTYPES[info["dtype"]]
-            shape = [int(s) for s in info["shape"]]
-            begin, end = (int(o) for o in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"{path}: bad header entry for {name!r}") from None
-        size = torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
-        if not 0 <= begin <= end <= len(body) or end - begin != size:
-            raise CheckpointError(f"{path}: tensor {name!r} offsets {begin}..{end} do not fit "
-                                  f"{info['dtype']}{shape} in {len(body)} data bytes "
-                                  "(file truncated?)")
-        buf = bytearray(body[begin:end])
-        if sys.byteorder == "big" and dtype.itemsize > 1:   # pragma: no cover
-            import numpy as np
-            buf = bytearray(np.frombuffer(buf, np.uint8).reshape(-1, dtype.itemsize)[:, ::-1])
-        flat = (torch.frombuffer(buf, dtype=torch.uint8) if buf
-                else torch.empty(0, dtype=torch.uint8))
-        out[name] = flat.view(dtype).reshape(shape).clone()
-    return out, {str(k): str(v) for k, v in metadata.items()}
+        tensors = load_file(path)
+        with safe_open(path, framework="pt") as fh:
+            metadata = dict(fh.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable safetensors file ({reason}); "
+                              "the file is truncated or corrupt: re-save or re-train it") \
+            from None
+    return tensors, metadata
 
 
 # ---- checkpoint directories ----------------------------------------------------------------
@@ -133,10 +87,12 @@ def save_checkpoint(directory: str | os.PathLike, state: Mapping[str, torch.Tens
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp makes 0700; a plain mkdir gets the umask
         save_safetensors(tmp / WEIGHTS, state, {"format": "pt"})
         atomic_write_json(tmp / CONFIG, dict(config))
         if optim_state is not None:
-            torch.save(dict(optim_state), tmp / OPTIM)
+            with atomic_path(tmp / OPTIM, ".pt") as part:
+                torch.save(dict(optim_state), part)
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -149,6 +105,12 @@ def save_checkpoint(directory: str | os.PathLike, state: Mapping[str, torch.Tens
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_checkpoint(directory: str | os.PathLike, with_optim: bool = False
@@ -166,7 +128,8 @@ def load_checkpoint(directory: str | os.PathLike, with_optim: bool = False
             optim = torch.load(directory / OPTIM, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
             raise CheckpointError(f"{directory / OPTIM}: unreadable optimiser state "
-                                  f"({type(exc).__name__})") from None
+                                  f"({type(exc).__name__}); delete the run folder to start "
+                                  "over") from None
     return state, config, optim
 
 

@@ -178,6 +178,7 @@ def cli() -> None:
       s2rhdr-train tta --from runs/src --data synthetic:target --out runs/tta
       s2rhdr-train eval --ckpt runs/ad --data synthetic:target
       s2rhdr-train merge --ckpt runs/ad --out runs/ad_merged
+      s2rhdr-train export-release --ckpt runs/sct --out sctnet.pth   (release test.py)
 
     --data KIND:PATH, KIND = s2rhdr | kalantari | sct | challenge123 | synthetic
     (synthetic:source[:N] or synthetic:target[:N]). A killed run resumes when re-run.
@@ -235,45 +236,31 @@ def adapt(source: str, adapter_lr_scale: float, **kw: Any) -> None:
          _cfg(kw, adapter_lr_scale=adapter_lr_scale), "adapt")
 
 
-@cli.command()
-@click.option("--from", "source", required=True, type=click.Path())
-@click.option("--data", required=True, help="KIND:PATH target data (labels only for metrics).")
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option("--crops", default=24, show_default=True, type=click.IntRange(1))
-@click.option("--crop", default=128, show_default=True, type=click.IntRange(8))
-@click.option("--lr", default=1e-4, show_default=True, type=float)
-@click.option("--ema", default=0.999, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--uncertainty", default="official", show_default=True,
-              type=click.Choice(["official", "normalized"]))
-@click.option("--reset", default="never", show_default=True, type=click.Choice(["never", "image"]))
-@click.option("--augs", default="flip_w,flip_h,perm,perm", show_default=True)
-@click.option("--limit", default=None, type=click.IntRange(1), help="Adapt on the first N images.")
-@click.option("--split", default="test", show_default=True)
-@click.option("--seed", default=443, show_default=True, type=int)
-@click.option("--quiet", is_flag=True)
-@_adapter_options
-def tta(source: str, data: str, out: str, crops: int, crop: int, lr: float, ema: float,
-        uncertainty: str, reset: str, augs: str, limit: int | None, split: str, seed: int,
-        quiet: bool, **kw: Any) -> None:
-    """Test-time adaptation without labels (mean teacher); saves the merged teacher."""
+def _tta_config(recipe: str, seed: int, options: dict[str, Any]) -> Any:
+    """The recipe's TTAConfig with the options the user gave (None = the recipe's value)."""
+    from s2rhdr_loader.learn.tta import TTAConfig
+
+    given = {k: v for k, v in options.items() if v is not None}
+    if "augs" in given:
+        given["augs"] = tuple(a for a in given["augs"].split(",") if a)
+    if recipe == "official":
+        return TTAConfig.official(seed=seed, **given)
+    return TTAConfig(seed=seed, **given)
+
+
+def _tta_images(runner: Any, dataset: Any, n: int, calibrate: bool, quiet: bool
+                ) -> list[dict[str, float]]:
+    """Adapt on each image in order (continual); scores of the teacher where labels exist."""
     from s2rhdr_loader.core.progress import Progress
-    from s2rhdr_loader.learn.tta import MeanTeacherTTA, TTAConfig
+    from s2rhdr_loader.learn.selfcal import recalibrate
     from s2rhdr_loader.metrics import evaluate_torch
 
-    model, meta = load_model(source)
-    if not meta.get("adapter"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            inject(model, _adapter_config(kw, seed))
-    config = TTAConfig(ema=ema, lr=lr, crops=crops, crop=crop, uncertainty=uncertainty,
-                       reset=reset, augs=tuple(a for a in augs.split(",") if a), seed=seed)
-    device = default_device()
-    runner = MeanTeacherTTA(model.to(device), config)
-    dataset = open_data(data, train=False, patch=crop, seed=seed, split=split)
-    n = len(dataset) if limit is None else min(len(dataset), limit)
+    device = next(runner.student.parameters()).device
     scores = []
     with Progress(n, "tta", enabled=not quiet) as bar:
         for batch in iterate_samples(dataset, n):
+            if calibrate:
+                batch = recalibrate(batch)[0]
             batch = {k: (v.to(device) if isinstance(v, torch.Tensor) else v)
                      for k, v in batch.items()}
             runner.adapt_image({k: batch[k] for k in ("input0", "input1", "input2", "exp")})
@@ -283,12 +270,57 @@ def tta(source: str, data: str, out: str, crops: int, crop: int, lr: float, ema:
                 scores.append({k: float(v.reshape(-1)[0])
                                for k, v in evaluate_torch(pred, label).items()})
             bar.update(1)
-    merged = runner.merged_teacher()
+    return scores
+
+
+@cli.command()
+@click.option("--from", "source", required=True, type=click.Path())
+@click.option("--data", required=True, help="KIND:PATH target data (labels only for metrics).")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--recipe", "tta_recipe", default="ours", show_default=True,
+              type=click.Choice(["ours", "official"]),
+              help="ours: ensemble target, augmented student view, normalized U; official: "
+                   "the release's (teacher target, same view: no learning signal).")
+@click.option("--crops", default=None, type=click.IntRange(1), help="Steps per image [16|24].")
+@click.option("--crop", default=128, show_default=True, type=click.IntRange(8))
+@click.option("--lr", default=None, type=float, help="[1e-3 | 1e-4]")
+@click.option("--ema", default=None, type=click.FloatRange(0, 1), help="[0.99 | 0.999]")
+@click.option("--uncertainty", default=None, type=click.Choice(["official", "normalized"]))
+@click.option("--target", default=None, type=click.Choice(["ensemble", "teacher"]))
+@click.option("--student-view", default=None, type=click.Choice(["augmented", "same"]))
+@click.option("--reset", default=None, type=click.Choice(["never", "image"]))
+@click.option("--augs", default=None, help="Comma list of flip_w, flip_h, perm, exposure, wb, "
+                                           "noise.")
+@click.option("--calibrate", is_flag=True,
+              help="Estimate each image's camera response from its bracket and re-linearise "
+                   "the inputs first (selfcal.py); the saved model then expects such inputs.")
+@click.option("--limit", default=None, type=click.IntRange(1), help="Adapt on the first N images.")
+@click.option("--split", default="test", show_default=True)
+@click.option("--seed", default=443, show_default=True, type=int)
+@click.option("--quiet", is_flag=True)
+@_adapter_options
+def tta(source: str, data: str, out: str, tta_recipe: str, crop: int, calibrate: bool,
+        limit: int | None, split: str, seed: int, quiet: bool, **kw: Any) -> None:
+    """Test-time adaptation without labels (mean teacher); saves the merged teacher."""
+    from s2rhdr_loader.learn.tta import MeanTeacherTTA
+
+    tta_keys = ("crops", "lr", "ema", "uncertainty", "target", "student_view", "reset", "augs")
+    config = _tta_config(tta_recipe, seed, {"crop": crop, **{k: kw.pop(k) for k in tta_keys}})
+    model, meta = load_model(source)
+    if not meta.get("adapter"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            inject(model, _adapter_config(kw, seed))
+    runner = MeanTeacherTTA(model.to(default_device()), config)
+    dataset = open_data(data, train=False, patch=crop, seed=seed, split=split)
+    n = len(dataset) if limit is None else min(len(dataset), limit)
+    scores = _tta_images(runner, dataset, n, calibrate, quiet)
     out_dir = Path(out)
     plain = model_meta(meta["model"], meta["kwargs"], None)
-    ckpt.save_checkpoint(out_dir / "merged", merged.state_dict(),
-                         {**plain, "step": runner.state.step, "tta": config.__dict__ | {
-                             "augs": list(config.augs)}})
+    record = {**config.__dict__, "augs": list(config.augs), "recipe": tta_recipe,
+              "calibrated_inputs": calibrate}
+    ckpt.save_checkpoint(out_dir / "merged", runner.merged_teacher().state_dict(),
+                         {**plain, "step": runner.state.step, "tta": record})
     ckpt.mark_latest(out_dir, "merged", runner.state.step)
     summary: dict[str, Any] = {"images": n, "steps": runner.state.step,
                                "last": runner.state.history[-1] if runner.state.history else {}}
@@ -335,6 +367,64 @@ def merge_cmd(path: str, out: str) -> None:
                 "merged_from": str(ckpt.resolve(path)), "merge_max_abs_diff": diff}
     ckpt.save_checkpoint(out, plain.state_dict(), out_meta)
     click.echo(f"merged {len(adapted_layers(model))} layers -> {out} (max |diff| {diff:.2e})")
+
+
+@cli.command("export-release")
+@click.option("--ckpt", "path", required=True, type=click.Path(),
+              help="Checkpoint or run folder of an hdr-transformer or sctnet model.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The .pth file the release's test.py loads (--pretrained_model).")
+def export_release(path: str, out: str) -> None:
+    """Write the plain backbone state dict the S2R-HDR release's scripts load (.pth).
+
+    Adapter branches are merged first. The release's test.py builds its network with fixed
+    arguments; a checkpoint built differently is exported anyway, with a warning that names
+    the constructor arguments the release would need.
+    """
+    from s2rhdr_loader.learn.release import (
+        export_state,
+        release_mismatch,
+        release_name,
+        save_release_pth,
+    )
+
+    model, meta = load_model(path)
+    name = release_name(meta["model"])
+    state = export_state(model.eval())
+    differ = release_mismatch(meta["model"], dict(meta.get("kwargs") or {}))
+    if differ:
+        args = ", ".join(f"{k}={v[0]}" for k, v in differ.items())
+        click.echo(f"warning: the release's test.py builds {name} with "
+                   f"{', '.join(f'{k}={v[1]}' for k, v in differ.items())}; this model needs "
+                   f"{args} there", err=True)
+    if (meta.get("kwargs") or {}).get("head", "sigmoid") != "sigmoid":
+        click.echo(f"warning: trained with head={meta['kwargs']['head']!r}; the release "
+                   "always applies a sigmoid", err=True)
+    save_release_pth(out, state, {"s2rhdr": {"model": name, "kwargs": meta.get("kwargs"),
+                                             "from": str(ckpt.resolve(path))}})
+    click.echo(f"{name}: {len(state)} tensors -> {out} "
+               f"(release: python test.py --model {name} --pretrained_model {out})")
+
+
+@cli.command("import-release")
+@click.option("--pth", required=True, type=click.Path(dir_okay=False),
+              help="A checkpoint of the release (e.g. sctnet-s2r-hdr.pth).")
+@click.option("--model", "model_name", required=True,
+              type=click.Choice(["hdr-transformer", "sctnet"]))
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+def import_release(pth: str, model_name: str, out: str) -> None:
+    """Turn a release checkpoint into one of ours (then adapt, tta or eval it)."""
+    from s2rhdr_loader.learn.release import load_release_state, release_name
+
+    state = load_release_state(pth)
+    meta = model_meta(model_name, {}, None)
+    model = build_from_meta(meta)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise TrainError(f"{pth}: not a {release_name(model_name)} of the release's test "
+                         f"configuration (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    ckpt.save_checkpoint(out, model.state_dict(), {**meta, "step": 0, "imported_from": pth})
+    click.echo(f"imported {release_name(model_name)} ({len(state)} tensors) -> {out}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -209,6 +209,112 @@ def _write_log(run_dir: Path, rows: Sequence[Mapping[str, Any]]) -> None:
         atomic_write_text(run_dir / "metrics.csv", "\n".join(csv) + "\n")
 
 
+@dataclass
+class _Run:
+    """What one training run holds between steps (built by :func:`_start_run`)."""
+
+    model: nn.Module
+    net: nn.Module                  # the model, or its DDP wrapper
+    cfg: TrainConfig
+    run_dir: Path
+    meta: Mapping[str, Any]
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    use_scaler: bool
+    autocast: Any
+    loss_fn: nn.Module
+    rank: int
+    world: int
+    rows: list[dict[str, Any]]
+
+
+def _start_run(model: nn.Module, cfg: TrainConfig, run_dir: Path, meta: Mapping[str, Any],
+               device: torch.device) -> _Run:
+    """Model on the device, Adam + per-step cosine schedule, autocast, scaler and loss."""
+    rank, world = dist_info()
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(_param_groups(model, cfg), betas=(0.9, 0.999), eps=1e-8)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps,
+                                                           eta_min=cfg.lr_min)
+    autocast, use_scaler = _autocast(device, cfg.amp)
+    return _Run(model=model, net=model, cfg=cfg, run_dir=run_dir, meta=meta, device=device,
+                optimizer=optimizer, scheduler=scheduler,
+                scaler=torch.amp.GradScaler("cuda", enabled=use_scaler), use_scaler=use_scaler,
+                autocast=autocast,
+                loss_fn=FusionLoss(cfg.vgg_weights, cfg.perceptual_alpha).to(device),
+                rank=rank, world=world, rows=[])
+
+
+def _resume(run: _Run) -> int:
+    """Load the run folder's checkpoint into ``run`` (refusing a different run); its step."""
+    state, config, optim = ckpt.load_checkpoint(run.run_dir, with_optim=True)
+    for key in ("model", "kwargs", "adapter"):
+        if config.get(key) != run.meta.get(key):
+            raise TrainError(f"{run.run_dir}: holds a run with a different {key} "
+                             f"({config.get(key)!r}); use another --out or --no-resume")
+    planned = config.get("train", {}).get("steps")
+    if planned != run.cfg.steps:
+        raise TrainError(f"{run.run_dir}: run was planned for {planned} steps, "
+                         f"not {run.cfg.steps}; use the same --steps or another --out")
+    run.model.load_state_dict(state)
+    if optim is None:
+        raise TrainError(f"{run.run_dir}: checkpoint lacks optim.pt; cannot resume exactly")
+    run.optimizer.load_state_dict(optim["optimizer"])
+    run.scheduler.load_state_dict(optim["scheduler"])
+    if optim.get("scaler"):
+        run.scaler.load_state_dict(optim["scaler"])
+    start = int(config["step"])
+    run.rows = _read_log(run.run_dir, start)
+    return start
+
+
+def _save(run: _Run, step: int) -> None:
+    """Checkpoint ``<run>/last`` + metrics log, then point ``latest.json`` at it (rank 0)."""
+    if run.rank != 0:
+        return
+    config = {**run.meta, "step": step, "train": asdict(run.cfg),
+              "last_loss": run.rows[-1]["loss"] if run.rows else None}
+    optim = {"optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+             "scaler": run.scaler.state_dict() if run.use_scaler else {}}
+    ckpt.save_checkpoint(run.run_dir / LAST, run.model.state_dict(), config, optim)
+    _write_log(run.run_dir, run.rows)
+    ckpt.mark_latest(run.run_dir, LAST, step)
+
+
+def _train_step(run: _Run, dataset: Dataset, step: int) -> dict[str, Any]:
+    """One optimiser step on the batch of ``step``; the logged row (loss averaged over ranks)."""
+    cfg = run.cfg
+    batch = to_device(batch_for_step(dataset, step, cfg.batch_size, cfg.seed, run.rank),
+                      run.device)
+    if cfg.channels_last:
+        batch = {k: (v.contiguous(memory_format=torch.channels_last)
+                     if isinstance(v, torch.Tensor) and v.dim() == 4 else v)
+                 for k, v in batch.items()}
+    run.optimizer.zero_grad(set_to_none=True)
+    with run.autocast():
+        pred = run.net(batch)
+    loss = run.loss_fn(pred.float(), batch["label"].float())
+    if not torch.isfinite(loss):
+        raise TrainError(f"non-finite loss at step {step + 1}; lower --lr or check data")
+    run.scaler.scale(loss).backward()
+    if cfg.grad_clip > 0:
+        run.scaler.unscale_(run.optimizer)
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    lr = run.optimizer.param_groups[-1]["lr"]
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.scheduler.step()
+    value = loss.detach()
+    if run.world > 1:
+        torch.distributed.all_reduce(value)
+        value = value / run.world
+    return {"step": step + 1, "loss": float(value), "lr": lr}
+
+
 def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, run_dir: str | os.PathLike,
         meta: Mapping[str, Any], *, resume: bool = True, stop_after: int | None = None,
         progress: bool = True, device: torch.device | None = None,
@@ -218,91 +324,26 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, run_dir: str | os.
     ``stop_after`` ends this call after that many steps (what a kill does, minus the mess);
     the returned list holds one ``{"step", "loss", "lr"}`` row per step of the whole run.
     """
-    run_dir = Path(run_dir)
-    rank, world = dist_info()
-    device = device or default_device()
-    model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(_param_groups(model, cfg), betas=(0.9, 0.999), eps=1e-8)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps,
-                                                           eta_min=cfg.lr_min)
-    autocast, use_scaler = _autocast(device, cfg.amp)
-    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
-    loss_fn = FusionLoss(cfg.vgg_weights, cfg.perceptual_alpha).to(device)
-    start, rows = 0, []
-    if resume and (run_dir / ckpt.LATEST).exists():
-        state, config, optim = ckpt.load_checkpoint(run_dir, with_optim=True)
-        for key in ("model", "kwargs", "adapter"):
-            if config.get(key) != meta.get(key):
-                raise TrainError(f"{run_dir}: holds a run with a different {key} "
-                                 f"({config.get(key)!r}); use another --out or --no-resume")
-        if config.get("train", {}).get("steps") != cfg.steps:
-            raise TrainError(f"{run_dir}: run was planned for {config['train']['steps']} steps, "
-                             f"not {cfg.steps}; use the same --steps or another --out")
-        model.load_state_dict(state)
-        if optim is None:
-            raise TrainError(f"{run_dir}: checkpoint lacks optim.pt; cannot resume exactly")
-        optimizer.load_state_dict(optim["optimizer"])
-        scheduler.load_state_dict(optim["scheduler"])
-        if optim.get("scaler"):
-            scaler.load_state_dict(optim["scaler"])
-        start = int(config["step"])
-        rows = _read_log(run_dir, start)
-    net: nn.Module = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+    run = _start_run(model, cfg, Path(run_dir), meta, device or default_device())
+    start = _resume(run) if resume and (run.run_dir / ckpt.LATEST).exists() else 0
+    if run.world > 1:
+        run.net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
     model.eval()   # no dropout/BN in these nets; eval keeps student == teacher semantics
     end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
-
-    def save(step: int) -> None:
-        if rank != 0:
-            return
-        config = {**meta, "step": step, "train": asdict(cfg),
-                  "last_loss": rows[-1]["loss"] if rows else None}
-        optim = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "scaler": scaler.state_dict() if use_scaler else {}}
-        ckpt.save_checkpoint(run_dir / LAST, model.state_dict(), config, optim)
-        _write_log(run_dir, rows)
-        ckpt.mark_latest(run_dir, LAST, step)
-
     # a resumed run starts the bar at its step: the ETA comes from this run's rate
-    with Progress(cfg.steps, label, enabled=progress and rank == 0, initial=start) as bar:
+    with Progress(cfg.steps, label, enabled=progress and run.rank == 0, initial=start) as bar:
         for step in range(start, end):
-            batch = to_device(batch_for_step(dataset, step, cfg.batch_size, cfg.seed, rank),
-                              device)
-            if cfg.channels_last:
-                batch = {k: (v.contiguous(memory_format=torch.channels_last)
-                             if isinstance(v, torch.Tensor) and v.dim() == 4 else v)
-                         for k, v in batch.items()}
-            optimizer.zero_grad(set_to_none=True)
-            with autocast():
-                pred = net(batch)
-            loss = loss_fn(pred.float(), batch["label"].float())
-            if not torch.isfinite(loss):
-                raise TrainError(f"non-finite loss at step {step + 1}; lower --lr or check data")
-            scaler.scale(loss).backward()
-            if cfg.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            lr = optimizer.param_groups[-1]["lr"]
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            value = loss.detach()
-            if world > 1:
-                torch.distributed.all_reduce(value)
-                value = value / world
-            rows.append({"step": step + 1, "loss": float(value), "lr": lr})
-            bar.update(1, note=f"loss {float(value):.5f}")
+            row = _train_step(run, dataset, step)
+            run.rows.append(row)
+            bar.update(1, note=f"loss {row['loss']:.5f}")
             if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
-                save(step + 1)
+                _save(run, step + 1)
     if end > start and end % cfg.ckpt_every and end != cfg.steps:
-        save(end)   # stopped early on purpose: keep what was done
-    if world > 1:
+        _save(run, end)   # stopped early on purpose: keep what was done
+    if run.world > 1:
         torch.distributed.barrier()
-    return rows
+    return run.rows
 
 
 # ---- evaluation ----------------------------------------------------------------------------
@@ -316,7 +357,7 @@ def iterate_samples(dataset: Dataset, limit: int | None = None) -> Iterator[dict
 @torch.no_grad()
 def predict(model: nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
     """Full-image prediction, cropped back when the reader padded the inputs (``size``)."""
-    pred = model({k: batch[k] for k in ("input0", "input1", "input2")})
+    pred = model({k: batch[k] for k in ("input0", "input1", "input2", "exp") if k in batch})
     if "size" in batch:
         h, w = (int(v) for v in batch["size"][0].tolist())
         pred = pred[..., :h, :w]

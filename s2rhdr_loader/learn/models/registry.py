@@ -10,17 +10,27 @@ from torch import nn
 
 from s2rhdr_loader.core.errors import OptionError
 from s2rhdr_loader.learn.models.ahdr import AHDRNet
+from s2rhdr_loader.learn.models.release_nets import HDRTransformerRelease, SCTNet
 from s2rhdr_loader.learn.models.transformer import HDRTransformer
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "ahdr": AHDRNet,
     "transformer": HDRTransformer,
+    # the release's networks with its state-dict names (``s2rhdr-train export-release``)
+    "hdr-transformer": HDRTransformerRelease,
+    "sctnet": SCTNet,
 }
+# registry name -> the release's ``--model`` name for it
+RELEASE_NAMES = {"hdr-transformer": "HDR-Transformer", "sctnet": "SCTNet"}
 
 # Tiny configurations for tests, CI smoke runs and the CPU adapter study.
 TINY: dict[str, dict[str, Any]] = {
     "ahdr": {"feat": 16, "growth": 8, "blocks": 2, "layers": 3},
     "transformer": {"dim": 16, "depths": (1, 1), "heads": 2, "window": 4},
+    "hdr-transformer": {"embed_dim": 16, "depths": (2,), "num_heads": 2, "window_size": 4,
+                        "img_size": 16},
+    "sctnet": {"embed_dim": 24, "depths": (2,), "num_heads": 2, "window_size": 4,
+               "img_size": 16, "channel_heads": 2},
 }
 
 
@@ -30,8 +40,9 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
         factory = MODELS[name]
     except KeyError:
         raise OptionError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
-    if "depths" in kwargs:                       # JSON round trip turns tuples into lists
-        kwargs["depths"] = tuple(kwargs["depths"])
+    for key in ("depths", "num_heads", "img_size"):   # JSON turns tuples into lists
+        if isinstance(kwargs.get(key), list):
+            kwargs[key] = tuple(kwargs[key])
     try:
         return factory(**kwargs)
     except TypeError as exc:
