@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from s2rhdr_loader.core.layout import (
 )
 from s2rhdr_loader.core.progress import Progress
 from s2rhdr_loader.release import FIRST_FRAME, FRAMES, LIST_FILES, raw_frame_name, write_list
+from s2rhdr_loader.scene_jobs import each_scene
 from s2rhdr_loader.splits import DEFAULT_FRACTIONS, resolve
 
 AUX_MODES = ("rgb", "original", "none")
@@ -291,14 +291,8 @@ def export_official(root: str | os.PathLike, out: str | os.PathLike, *, aux: str
                     report.files[k] += v
             bar.update(1, note=name)
 
-        if jobs <= 1:
-            for seq in todo:
-                record(*_export_task(seq, out, aux, copy))
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(_export_task, seq, out, aux, copy) for seq in todo]
-                for fut in as_completed(futures):
-                    record(*fut.result())
+        for name, result in each_scene(_export_task, todo, (out, aux, copy), jobs=jobs):
+            record(name, result)
     shutil.rmtree(work_dir(out) / STAGING, ignore_errors=True)
     exported = [s for s in seqs if s.name not in report.failed]
     report.truncated = [s.name for s in exported if s.num_frames > FRAMES]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from s2rhdr_loader.core.layout import (
 )
 from s2rhdr_loader.core.progress import Progress
 from s2rhdr_loader.release import LIST_FILES, TRAINLIST, patch_grid, read_list, write_list
+from s2rhdr_loader.scene_jobs import each_scene
 
 __all__ = ["PreprocessReport", "official_preprocess", "patch_grid", "preprocess_sequence",
            "state_files"]
@@ -189,14 +189,8 @@ def official_preprocess(src: str | os.PathLike, dst: str | os.PathLike, *, jobs:
                 report.done.append(name)
             bar.update(1, note=name)
 
-        if jobs <= 1:
-            for seq in todo:
-                record(*_task(seq, dst, patch, stride, naming))
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(_task, seq, dst, patch, stride, naming) for seq in todo]
-                for fut in as_completed(futures):
-                    record(*fut.result())
+        for name, result in each_scene(_task, todo, (dst, patch, stride, naming), jobs=jobs):
+            record(name, result)
     shutil.rmtree(work_dir(dst) / PARTIAL, ignore_errors=True)
     report.outputs = sum(len(o) for o in state["done"].values())
     report.lists = write_lists(src, dst, {s: list(o) for s, o in state["done"].items()})
