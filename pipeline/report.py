@@ -192,6 +192,36 @@ def _domains_section(doc: dict[str, Any]) -> list[str]:
             "<h2>Options used</h2>", _table(["option", "value"], opts)]
 
 
+def environment_maps(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The HDR environment maps the rendered sequences were lit by, with their licences
+    (``meta.json["environment_map"]``, written by the Mitsuba backend), one row per map."""
+    maps: dict[tuple[str, str], dict[str, Any]] = {}
+    for d in doc["datasets"]:
+        for seq in d.get("sequences", []):
+            meta_path = Path(d["root"]) / seq["name"] / "meta.json"
+            try:
+                env = json.loads(meta_path.read_text(encoding="utf-8")).get("environment_map")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if not isinstance(env, dict) or not env.get("used"):
+                continue
+            key = (str(env.get("name", "")), str(env.get("sha256", "")))
+            row = maps.setdefault(key, {"name": key[0], "sha256": key[1],
+                                        "licence": str(env.get("licence", "unknown")),
+                                        "sequences": []})
+            row["sequences"].append(f"{d['name']}/{seq['name']}")
+    return sorted(maps.values(), key=lambda r: r["name"])
+
+
+def _sources_section(doc: dict[str, Any]) -> list[str]:
+    rows = [[_E(m["name"]), _E(m["licence"]), f"<code>{_E(m['sha256'][:12])}</code>",
+             _E(", ".join(m["sequences"]))] for m in environment_maps(doc)]
+    if not rows:
+        return []
+    return ["<h2>Environment maps and licences</h2>",
+            _table(["map", "licence", "sha256", "sequences lit by it"], rows)]
+
+
 def _validation_section(doc: dict[str, Any]) -> list[str]:
     e = _E
     out = []
@@ -225,7 +255,7 @@ def render_html(run: StatsRun, plots: dict[str, bytes]) -> str:
              f"{e(str(doc.get('tool_version', '')))} &middot; statistics are "
              f"<b>{e(doc['label'])}</b></p>"]
     parts += _datasets_section(doc) + _anchors_section(run, plots) + _domains_section(doc)
-    parts += _validation_section(doc)
+    parts += _sources_section(doc) + _validation_section(doc)
     shown = {"paper_vs_ours.png", "contact_sheet.png"}
     parts.append("<h2>Plots</h2>")
     parts += [_figure(name, png) for name, png in plots.items() if name not in shown]

@@ -101,3 +101,23 @@ def test_importing_stats_loads_neither_matplotlib_nor_torch():
             "bad = [m for m in ('matplotlib', 'torch') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_card_lists_each_environment_map_with_its_licence(tmp_path):
+    """Issue 13: the map and its licence travel from meta.json to the dataset card."""
+    import json
+
+    render = tmp_path / "render"
+    env = {"name": "city", "used": True, "file": "/maps/city.exr", "sha256": "ab" * 32,
+           "licence": "CC0 1.0 (Greg Zaal, HDRI Haven)"}
+    metas = {"lit": env, "also_lit": env, "fallback": {**env, "used": False}, "plain": None}
+    for name, record in metas.items():
+        write_sequence(render / name, [hdr_scene(seed=1)])
+        (render / name / "meta.json").write_text(json.dumps({"environment_map": record}))
+    out = tmp_path / "rep"
+    assert run_cli(["report", str(render), "-o", str(out), "-q"]) == 0
+    html = (out / "report.html").read_text()
+    section = html.split("Environment maps and licences", 1)[1].split("<h2>", 1)[0]
+    assert "CC0 1.0 (Greg Zaal, HDRI Haven)" in section and "abababababab" in section
+    assert "render/also_lit, render/lit" in section  # one row, both sequences
+    assert "fallback" not in section and "plain" not in section  # not lit by the map
