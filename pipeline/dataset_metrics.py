@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
@@ -161,9 +162,32 @@ def metric_domains(opts: StatsOptions, norm: str) -> dict[str, str]:
 # ---- luminance and exact order statistics ---------------------------------------------------
 
 def luminance(rgb: np.ndarray, weights: str = "bt709") -> np.ndarray:
-    """Linear luminance (H, W) float32 from linear RGB (H, W, 3), RGB channel order."""
+    """Linear luminance (H, W) float32 from linear RGB (H, W, 3), RGB channel order.
+
+    cv2.transform with a 1x3 matrix is half the cost of ``rgb @ w`` on a 1080p frame.
+    """
+    import cv2
+
     w = np.asarray(LUMA_WEIGHTS[weights], dtype=np.float32)
-    return rgb @ w
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0:
+        return rgb @ w
+    return cv2.transform(np.ascontiguousarray(rgb, dtype=np.float32), w.reshape(1, 3))
+
+
+_HIGH_HALF = 1 if sys.byteorder == "little" else 0
+
+
+def _prefix_histogram(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(top 16 bits of each float32, 65536-bin histogram of them).
+
+    The high 16-bit half of each value is gathered in one strided copy (cheaper than a
+    shift and a narrowing cast of the whole plane).
+    """
+    import cv2
+
+    top = np.ascontiguousarray(v.view(np.uint16)[_HIGH_HALF::2])
+    hist = cv2.calcHist([top.reshape(1, -1)], [0], None, [65536], [0, 65536])
+    return top, hist.ravel()
 
 
 class Quantiles:
@@ -177,15 +201,15 @@ class Quantiles:
     """
 
     def __init__(self, values: np.ndarray):
-        import cv2
-
         v = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
-        v = v + np.float32(0.0)  # -0.0 -> +0.0 so the bit order is the value order
-        self.values = v
+        top, hist = _prefix_histogram(v)
+        if hist[0x8000:].any():  # sign bit set: -0.0 (or a negative) sorts after +inf by bits
+            v = v + np.float32(0.0)  # -0.0 -> +0.0 so the bit order is the value order
+            top, hist = _prefix_histogram(v)
+        self.values = v  # may alias ``values``: callers do not modify it while measuring
         self.n = int(v.size)
-        self.top = (v.view(np.uint32) >> 16).astype(np.uint16)
-        hist = cv2.calcHist([self.top.reshape(1, -1)], [0], None, [65536], [0, 65536])
-        self.counts = hist.ravel().astype(np.int64)
+        self.top = top
+        self.counts = hist.astype(np.int64)
         self.cum = np.cumsum(self.counts)
         self._bins: dict[int, np.ndarray] = {}
         self._zeros: int | None = None
@@ -434,8 +458,8 @@ def normalisation_map(rgb: np.ndarray, method: str, params: dict[str, float]
 def apply_map(rgb: np.ndarray, offset: float, gain: float, clip: bool) -> np.ndarray:
     """Apply a :func:`normalisation_map` in place (input already >= 0).
 
-    cv2 does it in three passes (``gain * v - gain * offset``, then the clips at 1 and 0);
-    numpy's clip / subtract / multiply / clip took twice as long on a 1080p frame.
+    Two passes: cv2's ``gain * v - gain * offset``, then numpy's clip to [0, 1] with float32
+    bounds (one pass; numpy's clip / subtract / multiply / clip took twice as long).
     """
     import cv2
 
@@ -443,9 +467,7 @@ def apply_map(rgb: np.ndarray, offset: float, gain: float, clip: bool) -> np.nda
         flat = rgb.reshape(rgb.shape[0], -1)
         cv2.addWeighted(flat, gain, flat, 0.0, -gain * offset, dst=flat)
     if clip:
-        flat = rgb.reshape(rgb.shape[0], -1)
-        cv2.threshold(flat, 1.0, 1.0, cv2.THRESH_TRUNC, dst=flat)
-        cv2.threshold(flat, 0.0, 0.0, cv2.THRESH_TOZERO, dst=flat)
+        np.clip(rgb, np.float32(0.0), np.float32(1.0), out=rgb)
     return rgb
 
 

@@ -152,44 +152,54 @@ def _read_or_error(path: str) -> np.ndarray | Exception:
         return exc
 
 
-def _prefetched(frames: Sequence[tuple[int, str]], cache: dict[int, np.ndarray]
-                ) -> Iterator[tuple[int, tuple[int, str], np.ndarray | Exception]]:
-    """Yield decoded frames while the next one decodes in a thread.
+FrameResult = tuple[dict[str, Any], np.ndarray, int, str | None] | Exception
 
-    Why: OpenEXR releases the GIL while it decompresses, so decoding frame t+1 overlaps the
-    statistics of frame t and a single process costs about max(decode, compute) per frame
-    instead of their sum. At most two frames are in memory. ``S2RHDR_STATS_PREFETCH=0``
-    turns it off (to measure process scaling alone).
+
+def _measure_one(path: str, index: int, rgb: np.ndarray | None, norm: str,
+                 params: dict[str, float], opts: StatsOptions, thumbnail: bool
+                 ) -> FrameResult:
+    """Decode (unless given) and measure one frame: (record, histogram, zeros, thumbnail)."""
+    if rgb is None:
+        decoded = _read_or_error(path)
+        if isinstance(decoded, Exception):  # ExrError / HdrError are ValueErrors
+            return decoded
+        rgb = decoded
+    thumb = thumbnail_png(sanitize(rgb.copy())[0]) if thumbnail else None
+    rec, m = _frame_record(index, path, rgb, norm, params, opts)
+    counts, zeros = log_histogram(m.quantiles, m.gain)
+    return rec, counts, zeros, thumb
+
+
+def _measured(chunk: SeqChunk, norm: str, params: dict[str, float], opts: StatsOptions,
+              cache: dict[int, np.ndarray]) -> Iterator[tuple[str, FrameResult]]:
+    """Each frame's result, in frame order, from two threads that each decode and measure.
+
+    Why: OpenEXR, cv2 and numpy's large operations release the GIL, so two threads keep both
+    cores busy whatever the ratio of decode to statistics time (a decode-only prefetch thread
+    idles while the statistics of the previous frame finish). At most three frames are in
+    flight. ``S2RHDR_STATS_PREFETCH=0`` measures serially in this thread (process scaling
+    alone, and the reference the threaded path must match).
     """
     import os
     from concurrent.futures import ThreadPoolExecutor
 
+    def job(pos: int) -> tuple[Any, ...]:
+        index, path = chunk.frames[pos]
+        return (path, index, cache.pop(pos, None), norm, params, opts,
+                chunk.thumbnail and pos == 0)
+
+    n = len(chunk.frames)
     if os.environ.get("S2RHDR_STATS_PREFETCH", "1") == "0":
-        for pos, frame in enumerate(frames):
-            yield pos, frame, cache.pop(pos) if pos in cache else _read_or_error(frame[1])
+        for pos in range(n):
+            yield chunk.frames[pos][1], _measure_one(*job(pos))
         return
-
-    def load(pos: int) -> Any:
-        if pos in cache:
-            return _Ready(cache.pop(pos))
-        return pool.submit(_read_or_error, frames[pos][1])
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats-decode") as pool:
-        nxt = load(0) if frames else None
-        for pos, frame in enumerate(frames):
-            cur = nxt
-            nxt = load(pos + 1) if pos + 1 < len(frames) else None
-            yield pos, frame, cur.result()
-
-
-class _Ready:
-    """A finished 'future' for frames already in memory."""
-
-    def __init__(self, value: np.ndarray):
-        self.value = value
-
-    def result(self) -> np.ndarray:
-        return self.value
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stats-frame") as pool:
+        window = [pool.submit(_measure_one, *job(pos)) for pos in range(min(3, n))]
+        for pos in range(n):
+            result = window.pop(0).result()
+            if pos + 3 < n:
+                window.append(pool.submit(_measure_one, *job(pos + 3)))
+            yield chunk.frames[pos][1], result
 
 
 def _reference(chunk: SeqChunk, norm: str, cache: dict[int, np.ndarray]
@@ -218,14 +228,13 @@ def compute_chunk(chunk: SeqChunk, norm: str, opts: StatsOptions) -> dict[str, A
             out["errors"].append({"path": path, "message":
                                   f"normalisation reference {chunk.frame0}: {msg}"})
         return out
-    for pos, (index, path), rgb in _prefetched(chunk.frames, cache):
-        if isinstance(rgb, Exception):  # ExrError / HdrError are ValueErrors
-            out["errors"].append({"path": path, "message": " ".join(str(rgb).split())})
+    for path, result in _measured(chunk, norm, params, opts, cache):
+        if isinstance(result, Exception):
+            out["errors"].append({"path": path, "message": " ".join(str(result).split())})
             continue
-        if chunk.thumbnail and pos == 0:
-            out["thumbnail"] = thumbnail_png(sanitize(rgb.copy())[0])
-        rec, m = _frame_record(index, path, rgb, norm, params, opts)
-        counts, zeros = log_histogram(m.quantiles, m.gain)
+        rec, counts, zeros, thumb = result
+        if thumb is not None:
+            out["thumbnail"] = thumb
         hist += counts
         out["zeros"] += zeros
         out["frames"].append(rec)
@@ -235,14 +244,19 @@ def compute_chunk(chunk: SeqChunk, norm: str, opts: StatsOptions) -> dict[str, A
 
 def compute_unit(unit: StatsUnit) -> dict[str, Any]:
     """Run every chunk of a unit (top-level, picklable: the ``run_tasks`` entry point)."""
-    import multiprocessing
+    import cv2
 
-    if multiprocessing.parent_process() is not None:
-        import cv2
-
-        cv2.setNumThreads(1)  # one worker per core: cv2's own threads would oversubscribe
-    return {"dataset": unit.dataset, "key": unit.key,
-            "chunks": [compute_chunk(c, unit.normalisation, unit.options) for c in unit.chunks]}
+    # One thread of statistics per process: in a pool each worker has its core, and in one
+    # process the decode-prefetch thread has the other; cv2's own thread pool would
+    # oversubscribe the cores in both cases.
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return {"dataset": unit.dataset, "key": unit.key,
+                "chunks": [compute_chunk(c, unit.normalisation, unit.options)
+                           for c in unit.chunks]}
+    finally:
+        cv2.setNumThreads(before)
 
 
 # ---- aggregation --------------------------------------------------------------------------

@@ -135,6 +135,15 @@ def test_quantiles_match_numpy_percentile_and_tail_means():
     assert hist.sum() + zeros == y.size
 
 
+def test_quantiles_order_negative_zero_with_zero():
+    # -0.0 has the sign bit set: ordered by raw bits it would sort after +inf
+    y = np.array([[-0.0, 0.0, 1.0, 2.0], [-0.0, 4.0, 8.0, 16.0]], np.float32)
+    q = S.Quantiles(y)
+    assert q.zeros == 3
+    assert np.allclose(q.percentiles([0, 25, 50, 100]), np.percentile(y, [0, 25, 50, 100]))
+    assert S.Quantiles(np.full(6, -0.0, np.float32)).percentiles([99])[0] == 0.0
+
+
 def test_official_p1p99_matches_reference_preprocessing():
     rng = np.random.default_rng(1)
     f0 = rng.lognormal(0, 2, (20, 30, 3)).astype(np.float32)
