@@ -246,9 +246,8 @@ def compute_unit(unit: StatsUnit) -> dict[str, Any]:
     """Run every chunk of a unit (top-level, picklable: the ``run_tasks`` entry point)."""
     import cv2
 
-    # One thread of statistics per process: in a pool each worker has its core, and in one
-    # process the decode-prefetch thread has the other; cv2's own thread pool would
-    # oversubscribe the cores in both cases.
+    # cv2 gets one thread per statistics thread: the frame threads of ``_measured`` (and the
+    # pool's processes) already fill the cores, so cv2's own pool would oversubscribe them.
     before = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
