@@ -22,6 +22,7 @@ import numpy as np
 
 from pipeline import plotting
 from pipeline.stats import METRICS, StatsRun
+from s2rhdr_loader.core.layout import META_FILE
 
 # S2R-HDR paper (arXiv 2504.07667) dataset comparison: FHLP %, EHL %, SI, DR (log10).
 ANCHOR_METRICS = ("FHLP", "EHL", "SI", "DR")
@@ -198,7 +199,7 @@ def environment_maps(doc: dict[str, Any]) -> list[dict[str, Any]]:
     maps: dict[tuple[str, str], dict[str, Any]] = {}
     for d in doc["datasets"]:
         for seq in d.get("sequences", []):
-            meta_path = Path(d["root"]) / seq["name"] / "meta.json"
+            meta_path = Path(d["root"]) / seq["name"] / META_FILE
             try:
                 env = json.loads(meta_path.read_text(encoding="utf-8")).get("environment_map")
             except (OSError, ValueError, AttributeError):
